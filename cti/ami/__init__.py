@@ -1,0 +1,1 @@
+"""AMI: the sans-I/O codec (protocol.py) and its asyncio shell (client.py)."""

@@ -1,0 +1,35 @@
+"""Settings, read once from the environment (prefix CTI_).
+
+The defaults match `asterisk-conf/` (manager.conf, ari.conf), so a CTI started
+beside the shipped Asterisk configuration connects with no settings at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+__all__ = ["Settings"]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"CTI_{name}", default)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    ami_host: str = field(default_factory=lambda: _env("AMI_HOST", "127.0.0.1"))
+    ami_port: int = field(default_factory=lambda: int(_env("AMI_PORT", "5038")))
+    ami_username: str = field(default_factory=lambda: _env("AMI_USERNAME", "cti"))
+    ami_secret: str = field(default_factory=lambda: _env("AMI_SECRET", "cti-secret"))
+    ari_url: str = field(default_factory=lambda: _env("ARI_URL", "http://127.0.0.1:8088"))
+    ari_username: str = field(default_factory=lambda: _env("ARI_USERNAME", "cti"))
+    ari_password: str = field(default_factory=lambda: _env("ARI_PASSWORD", "cti-secret"))
+    database_url: str = field(
+        default_factory=lambda: _env("DATABASE_URL", "sqlite+aiosqlite:///cti.sqlite3")
+    )
+    # Signs login tokens. The default is only fit for the demo; set it in production.
+    token_secret: str = field(default_factory=lambda: _env("TOKEN_SECRET", "change-me-demo-only"))
+    token_ttl_seconds: int = field(default_factory=lambda: int(_env("TOKEN_TTL", "43200")))
+    http_host: str = field(default_factory=lambda: _env("HTTP_HOST", "127.0.0.1"))
+    http_port: int = field(default_factory=lambda: int(_env("HTTP_PORT", "8000")))

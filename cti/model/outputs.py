@@ -1,0 +1,163 @@
+"""What the pure model emits: the contract between the core and the shell.
+
+Strategy: `Model.apply(event, at)` returns a list of these frozen records. The
+engine routes them: screen-pops and call updates to the agents named in
+`recipients`, agent/queue updates to supervisors, `CallEnded` to the store.
+Every record has a stable `type` string (the WebSocket event name) and
+`to_json()` giving a JSON-ready dict, so the wire format is defined once.
+Timestamps are seconds since the Unix epoch, as supplied by the caller of
+`apply` (live: the clock at receipt; replay: the trace's own times).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from cti.ids import CallId, ChannelId, Interface, QueueName
+
+__all__ = [
+    "AgentStateChanged",
+    "CallAnswered",
+    "CallEnded",
+    "IvrStep",
+    "Output",
+    "QueueUpdated",
+    "ScreenPop",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class IvrStep:
+    """One `UserEvent(IVRStep, Step: ..., Key: value...)` from the dialplan."""
+
+    step: str
+    values: tuple[tuple[str, str], ...] = ()
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenPop:
+    """A call is ringing `interface`: show the agent everything known so far.
+
+    `customer` is None from the model; the engine fills it from the store
+    (looked up by `account` first, then `caller_number`) before publishing.
+    `late` is True when the pop is emitted after a resync because the ring
+    happened while the AMI link was down.
+    """
+
+    type: ClassVar[str] = "screen_pop"
+    call_id: CallId
+    interface: Interface
+    agent_channel: ChannelId
+    caller_number: str
+    caller_name: str
+    dialed_number: str
+    queue: QueueName | None
+    waited_seconds: float | None
+    ivr_path: tuple[IvrStep, ...]
+    variables: tuple[tuple[str, str], ...]  # CTI_* channel variables, sorted by name
+    account: str | None
+    at: float
+    member_name: str | None = None
+    late: bool = False
+    customer: dict[str, Any] | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["type"] = self.type
+        data["ivr_path"] = [
+            {"step": s.step, "values": dict(s.values), "at": s.at} for s in self.ivr_path
+        ]
+        data["variables"] = dict(self.variables)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    """`interface` answered the call (recipients: every agent popped for it)."""
+
+    type: ClassVar[str] = "call_answered"
+    call_id: CallId
+    interface: Interface
+    recipients: tuple[Interface, ...]
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """The last channel of the call hung up. This is also the call record.
+
+    outcome: "answered" (an agent/party answered), "abandoned" (caller left a
+    queue unanswered), "unanswered" (rang, nobody answered, not a queue
+    abandon), "failed" (never rang anyone).
+    """
+
+    type: ClassVar[str] = "call_ended"
+    call_id: CallId
+    outcome: str
+    caller_number: str
+    caller_name: str
+    dialed_number: str
+    queue: QueueName | None
+    answered_by: Interface | None
+    parties: tuple[Interface, ...]  # agent/device interfaces that took part
+    recipients: tuple[Interface, ...]  # agents that were popped for the call
+    ivr_path: tuple[IvrStep, ...]
+    variables: tuple[tuple[str, str], ...]
+    account: str | None
+    started_at: float
+    answered_at: float | None
+    ended_at: float
+    wait_seconds: float | None  # queue wait until answer or abandon
+    talk_seconds: float | None
+    ring_no_answer: tuple[Interface, ...] = ()
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.ended_at - self.started_at
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["type"] = self.type
+        data["duration_seconds"] = self.duration_seconds
+        data["ivr_path"] = [
+            {"step": s.step, "values": dict(s.values), "at": s.at} for s in self.ivr_path
+        ]
+        data["variables"] = dict(self.variables)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    """state: logged_out, available, ringing, on_call, paused."""
+
+    type: ClassVar[str] = "agent_state"
+    interface: Interface
+    name: str
+    state: str
+    reason: str | None
+    queues: tuple[QueueName, ...]
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueUpdated:
+    type: ClassVar[str] = "queue_state"
+    queue: QueueName
+    waiting: int
+    longest_wait_since: float | None  # join time of the oldest waiting caller
+    members: tuple[Interface, ...]
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+Output = ScreenPop | CallAnswered | CallEnded | AgentStateChanged | QueueUpdated
