@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cti.ami.protocol import Event, Message, Response
 
-__all__ = ["ITEM_EVENTS", "ListCollector", "ListResult", "RESYNC_ACTIONS"]
+__all__ = ["ITEM_EVENTS", "RESYNC_ACTIONS", "ListCollector", "ListResult"]
 
 # The item event names each list action produces, for items without ActionID.
 ITEM_EVENTS: dict[str, frozenset[str]] = {

@@ -103,7 +103,7 @@ class CallEnded:
     caller_name: str
     dialed_number: str
     queue: QueueName | None
-    answered_by: Interface | None
+    answered_by: Interface | None  # for an Originate: the originating agent
     parties: tuple[Interface, ...]  # agent/device interfaces that took part
     recipients: tuple[Interface, ...]  # agents that were popped for the call
     ivr_path: tuple[IvrStep, ...]
@@ -115,6 +115,9 @@ class CallEnded:
     wait_seconds: float | None  # queue wait until answer or abandon
     talk_seconds: float | None
     ring_no_answer: tuple[Interface, ...] = ()
+    # True when the call was found gone by a resync (it ended while the AMI
+    # link was down): ended_at is then the resync time, not the real hang-up.
+    ended_by_resync: bool = False
 
     @property
     def duration_seconds(self) -> float:

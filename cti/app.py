@@ -1,0 +1,165 @@
+"""Composition root: builds the CTI from its parts and runs it.
+
+Strategy: `CtiService` owns one instance of each part (store, model, hub,
+engine, AMI client, HTTP server) and runs every long-lived task in one
+TaskGroup, so a crash in any of them stops the whole service instead of
+leaving a half-alive process. `run_service` is `cti serve` (a real
+Asterisk); `run_demo` adds the fake Asterisk with generated calls and the
+demo accounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from cti.ami.client import AmiClient
+from cti.config import Settings
+from cti.engine import Engine
+from cti.model.model import Model
+from cti.store import Store, seed_demo
+from cti.web.adapters import AccountDirectory, ModelStateView
+from cti.web.app import create_app
+from cti.web.hub import Hub
+
+__all__ = ["CtiService", "run_demo", "run_service"]
+
+log = logging.getLogger("cti.app")
+
+
+@dataclass(slots=True)
+class CtiService:
+    """The running CTI: call `start()`, then `run()` until cancelled."""
+
+    settings: Settings
+    store: Store
+    hub: Hub
+    model: Model
+    engine: Engine
+    client: AmiClient
+    app: FastAPI
+    server: uvicorn.Server
+
+    @classmethod
+    async def create(cls, settings: Settings, store: Store) -> CtiService:
+        agents = await store.list_agents()
+        # The model pops direct calls only to known agent devices, and a
+        # direct call's DialBegin can come before any event naming the agent.
+        model = Model(devices=[a.interface for a in agents if a.interface])
+        hub = Hub()
+        engine = Engine(
+            model=model,
+            publisher=hub,
+            lookup_customer=store.lookup_customer_json,
+            save_record=store.save_call_record,
+        )
+        client = AmiClient(
+            settings.ami_host, settings.ami_port, settings.ami_username, settings.ami_secret
+        )
+        app = create_app(
+            users=AccountDirectory(store), state=ModelStateView(model), hub=hub, settings=settings
+        )
+        config = uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+            lifespan="on",
+            ws_ping_interval=20.0,
+        )
+        server = uvicorn.Server(config)
+        return cls(settings, store, hub, model, engine, client, app, server)
+
+    @property
+    def http_port(self) -> int:
+        """The bound port (useful with port 0), once the server has started."""
+        for srv in self.server.servers:
+            for sock in srv.sockets:
+                return int(sock.getsockname()[1])
+        return self.settings.http_port
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.client.run(), name="cti-ami")
+                tasks.create_task(self.engine.run(self.client.stream), name="cti-engine")
+                tasks.create_task(self._serve_http(), name="cti-http")
+        finally:
+            self.hub.shutdown()
+            await self.client.close()
+
+    async def _serve_http(self) -> None:
+        await self.server.serve()
+        # uvicorn returns on SIGINT/SIGTERM: stop the other tasks with it
+        raise asyncio.CancelledError
+
+    async def wait_http_started(self, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not self.server.started:
+                await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def open_store(url: str) -> AsyncIterator[Store]:
+    store = Store(url)
+    await store.start()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def run_service(settings: Settings) -> None:
+    async with open_store(settings.database_url) as store:
+        service = await CtiService.create(settings, store)
+        log.info("CTI listening on http://%s:%d/", settings.http_host, settings.http_port)
+        with contextlib.suppress(asyncio.CancelledError):
+            await service.run()
+
+
+async def run_demo(
+    *,
+    http_host: str = "127.0.0.1",
+    http_port: int = 8000,
+    calls_per_second: float = 0.2,
+    database_url: str = "sqlite+aiosqlite:///cti-demo.sqlite3",
+) -> None:
+    """Fake Asterisk with generated calls, the CTI on SQLite, the agent page."""
+    from cti.sim import FakeAsterisk
+    from cti.sim.calls import demo_scenario
+
+    async with open_store(database_url) as store, FakeAsterisk() as fake:
+        await seed_demo(store)
+        settings = Settings(
+            ami_host="127.0.0.1",
+            ami_port=fake.port,
+            database_url=database_url,
+            http_host=http_host,
+            http_port=http_port,
+        )
+        service = await CtiService.create(settings, store)
+        fake.start_traffic(demo_scenario(agents=2, rate=calls_per_second))
+        runner = asyncio.create_task(service.run())
+        try:
+            await service.wait_http_started()
+            print(
+                f"\ncti demo: open http://{http_host}:{service.http_port}/ and log in as\n"
+                "  alice or bob (agents, phones PJSIP/1001 and PJSIP/1002) or carol\n"
+                "  (supervisor), password: demo. Calls arrive about every "
+                f"{1 / calls_per_second:.0f} s. Ctrl-C stops.\n",
+                flush=True,
+            )
+            await runner
+        except asyncio.CancelledError:
+            pass
+        finally:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await runner
+            fake.stop_traffic()

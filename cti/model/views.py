@@ -1,0 +1,197 @@
+"""Read-only views of the model for REST snapshots (GET /calls, /queues, /agents).
+
+Strategy: frozen copies built on request from the model's private records, so
+a caller can hold or serialise them while the model moves on. `to_json()` gives
+the wire form; the web layer may wrap these in pydantic schemas for OpenAPI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cti.ids import BridgeId, CallId, ChannelId, Interface, QueueName
+from cti.model.agents import AgentRecord, derive_state
+from cti.model.calls import RINGING, CallRecord, ChannelRecord
+from cti.model.outputs import IvrStep
+from cti.model.queues import QueueRecord
+
+__all__ = [
+    "AgentView",
+    "CallView",
+    "ChannelView",
+    "MemberView",
+    "QueueView",
+    "WaitingCallerView",
+    "agent_view",
+    "call_view",
+    "queue_view",
+]
+
+
+def _ivr_json(path: tuple[IvrStep, ...]) -> list[dict[str, Any]]:
+    return [{"step": s.step, "values": dict(s.values), "at": s.at} for s in path]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelView:
+    channel: ChannelId
+    name: str
+    role: str  # caller, agent, dialed, originate, other
+    state: str  # Asterisk ChannelStateDesc
+    interface: Interface | None
+    queue: QueueName | None
+    bridge: BridgeId | None
+    answered: bool
+    caller_number: str
+    caller_name: str
+    exten: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    call_id: CallId
+    state: str  # queued, ringing, answered, active
+    caller_number: str
+    caller_name: str
+    dialed_number: str
+    queue: QueueName | None
+    started_at: float
+    joined_at: float | None
+    answered_at: float | None
+    answered_by: Interface | None
+    account: str | None
+    ivr_path: tuple[IvrStep, ...]
+    variables: tuple[tuple[str, str], ...]
+    recipients: tuple[Interface, ...]
+    channels: tuple[ChannelView, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ivr_path"] = _ivr_json(self.ivr_path)
+        data["variables"] = dict(self.variables)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCallerView:
+    call_id: CallId
+    channel: ChannelId
+    caller_number: str
+    joined_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    interface: Interface
+    name: str
+    state: str
+    paused: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    queue: QueueName
+    waiting: tuple[WaitingCallerView, ...]
+    members: tuple[MemberView, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    interface: Interface
+    name: str
+    state: str  # logged_out, available, ringing, on_call, paused
+    reason: str | None
+    queues: tuple[QueueName, ...]
+    device_state: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _channel_view(c: ChannelRecord) -> ChannelView:
+    return ChannelView(
+        c.id,
+        c.name,
+        c.role,
+        c.state,
+        c.interface,
+        c.queue,
+        c.bridge,
+        c.answered,
+        c.caller_number,
+        c.caller_name,
+        c.exten,
+        c.created_at,
+    )
+
+
+def _call_state(call: CallRecord) -> str:
+    if call.answered_at is not None:
+        return "answered"
+    if call.waiting_in is not None:
+        return "queued"
+    if any(c.interface is not None and c.state in RINGING for c in call.channels.values()):
+        return "ringing"
+    return "active"
+
+
+def call_view(call: CallRecord) -> CallView:
+    return CallView(
+        call.id,
+        _call_state(call),
+        call.caller_number,
+        call.caller_name,
+        call.dialed_number,
+        call.queue,
+        call.started_at,
+        call.joined_at,
+        call.answered_at,
+        call.answered_by,
+        call.account,
+        tuple(call.ivr),
+        call.sorted_variables(),
+        call.recipients(),
+        tuple(_channel_view(c) for c in call.channels.values()),
+    )
+
+
+def agent_view(agent: AgentRecord) -> AgentView:
+    state, reason = derive_state(agent)
+    return AgentView(
+        agent.interface, agent.name, state, reason, tuple(agent.memberships), agent.device_state
+    )
+
+
+def queue_view(
+    queue: QueueRecord,
+    calls: Mapping[CallId, CallRecord],
+    agents: Mapping[Interface, AgentRecord],
+) -> QueueView:
+    waiting = []
+    for channel, (call_id, joined) in queue.waiting.items():
+        call = calls.get(call_id)
+        waiting.append(
+            WaitingCallerView(call_id, channel, call.caller_number if call else "", joined)
+        )
+    members = []
+    for interface in queue.members:
+        agent = agents.get(interface)
+        membership = agent.memberships.get(queue.name) if agent else None
+        state = derive_state(agent)[0] if agent else "logged_out"
+        members.append(
+            MemberView(
+                interface,
+                agent.name if agent else "",
+                state,
+                membership.paused if membership else False,
+                membership.reason if membership else "",
+            )
+        )
+    return QueueView(queue.name, tuple(waiting), tuple(members))

@@ -1,0 +1,455 @@
+"""The traffic engine: a timeline of call steps, and who answers which call.
+
+Strategy: one heap of due steps on a virtual timeline (seconds), fed by the
+pure builders of cti.sim.calls. Decisions that depend on the live state (which
+agent is free when a caller reaches the queue) are heap entries too
+(`_Decide`), taken when due, so the same code serves real time (the server
+calls `advance(now)`) and the stepped mode of tests (`next_frames(n)` jumps the
+clock to the next due step). No I/O, no clock reads: time is always passed in.
+Randomness comes from one seeded `random.Random`, so a scenario replays
+identically.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from cti.sim.calls import (
+    AgentConfig,
+    CallFlow,
+    IdAllocator,
+    QueueConfig,
+    Scenario,
+    abandon_steps,
+    answer_steps,
+    caller_vars,
+    hangup_steps,
+    internal_call_steps,
+    ivr_hangup_steps,
+    ivr_steps,
+    noanswer_steps,
+    originate_steps,
+    ring_steps,
+)
+from cti.sim.state import SimState
+from cti.sim.steps import Step
+
+__all__ = ["Traffic"]
+
+
+@dataclass(slots=True)
+class _Token:
+    """Cancels a group of heap entries (a call's planned future) at once."""
+
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
+class _Run:
+    """A queue call in progress (mutable, owned by the engine)."""
+
+    id: str
+    flow: CallFlow
+    vars: dict[str, str]
+    t_start: float
+    t_join: float = 0.0
+    no_answer_left: int = 0
+    forced: deque[str] = field(default_factory=deque)
+    reserved: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    plan: _Token = field(default_factory=_Token)  # what happens next (decide/outcome/end)
+    answer: _Token = field(default_factory=_Token)  # the answer segment, once planned
+    ivr: _Token = field(default_factory=_Token)  # the IVR steps
+    ringing: str = ""  # the interface rung now
+    t_ring: float = -1.0  # start and end of the ring segment in progress
+    t_ring_end: float = -1.0
+    t_answer_start: float = -1.0  # start and end of the answer segment
+    t_answer: float = -1.0
+    done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Decide:
+    call: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    call: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Release:
+    interfaces: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Burst:
+    steps: tuple[Step, ...]
+
+
+_Item = Step | _Burst | _Decide | _Done | _Release | _Arrival
+
+
+class Traffic:
+    """Scheduled calls over a `SimState`. Time is seconds since the start."""
+
+    def __init__(
+        self,
+        state: SimState,
+        agents: tuple[AgentConfig, ...] = (),
+        queues: tuple[QueueConfig, ...] = (),
+        *,
+        seed: int = 1,
+    ) -> None:
+        self.state = state
+        self.rng = random.Random(seed)
+        self.ids = IdAllocator(epoch=state.epoch, rng=random.Random(seed + 1))
+        self.agents: dict[str, AgentConfig] = {a.interface: a for a in agents}
+        self.queue_configs: dict[str, QueueConfig] = {q.name: q for q in queues}
+        self.scenario: Scenario | None = None
+        self.calls_started = 0
+        self.frames_emitted = 0
+        self._heap: list[tuple[float, int, _Token | None, _Item]] = []
+        self._seq = itertools.count()
+        self._runs: dict[str, _Run] = {}
+        self._by_channel: dict[str, str] = {}
+        self._reserved: set[str] = set()
+        self._rotation: dict[str, deque[str]] = {}
+        self._pending: deque[bytes] = deque()
+        self._burst: deque[Step] = deque()  # stepped mode: the rest of a burst
+        self._burst_token: _Token | None = None
+        self.now = 0.0
+        for a in agents:
+            for q in a.queues:
+                self._rotation.setdefault(q, deque()).append(a.interface)
+
+    # -- scheduling ----------------------------------------------------------
+
+    def _push(self, at: float, item: _Item, token: _Token | None = None) -> None:
+        heapq.heappush(self._heap, (at, next(self._seq), token, item))
+
+    def _push_steps(self, steps: list[Step], token: _Token | None = None) -> None:
+        # One heap entry per burst of steps due at the same instant: a segment
+        # is mostly bursts (a ring is 11 frames at once), and heap operations
+        # dominate otherwise. Order is kept: a burst runs in list order.
+        i, n = 0, len(steps)
+        while i < n:
+            at = steps[i].at
+            j = i + 1
+            while j < n and steps[j].at == at:
+                j += 1
+            self._push(at, steps[i] if j == i + 1 else _Burst(tuple(steps[i:j])), token)
+            i = j
+
+    def start_scenario(self, scenario: Scenario, at: float) -> None:
+        self.scenario = scenario
+        self.rng = random.Random(scenario.seed)
+        for a in scenario.agents:
+            self.agents.setdefault(a.interface, a)
+        self._push(at, _Arrival())
+
+    def stop_scenario(self) -> None:
+        self.scenario = None
+
+    def next_due(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._runs)
+
+    # -- running ---------------------------------------------------------------
+
+    def advance(self, now: float) -> list[bytes]:
+        """Every frame due by `now`, in order."""
+        out: list[bytes] = list(self._pending)
+        self._pending.clear()
+        out += self._finish_burst()
+        while self._heap and self._heap[0][0] <= now:
+            at, _, token, item = heapq.heappop(self._heap)
+            if token is not None and token.cancelled:
+                continue
+            self.now = max(self.now, at)
+            out += self._run_item(item)
+        self.now = max(self.now, now)
+        self.frames_emitted += len(out)
+        return out
+
+    def next_frames(self, n: int) -> list[bytes]:
+        """Stepped mode: the next `n` frames, moving the clock as needed.
+
+        Bursts are taken one step at a time here, so that the state never runs
+        more than one step ahead of the frames handed out (a fault test that
+        cuts the connection after frame k then resyncs against frame k).
+        """
+        while len(self._pending) < n:
+            if self._burst:
+                step = self._burst.popleft()
+                if self._burst_token is None or not self._burst_token.cancelled:
+                    self._pending.extend(self.state.emit(step, self.now))
+                continue
+            if not self._heap:
+                break
+            at, _, token, item = heapq.heappop(self._heap)
+            if token is not None and token.cancelled:
+                continue
+            self.now = max(self.now, at)
+            if isinstance(item, _Burst):
+                self._burst.extend(item.steps)
+                self._burst_token = token
+            else:
+                self._pending.extend(self._run_item(item))
+        out = [self._pending.popleft() for _ in range(min(n, len(self._pending)))]
+        self.frames_emitted += len(out)
+        return out
+
+    def _finish_burst(self) -> list[bytes]:
+        out: list[bytes] = []
+        while self._burst:
+            step = self._burst.popleft()
+            if self._burst_token is None or not self._burst_token.cancelled:
+                out += self.state.emit(step, self.now)
+        return out
+
+    def _run_item(self, item: _Item) -> list[bytes]:
+        if isinstance(item, Step):
+            return self.state.emit(item, self.now)
+        if isinstance(item, _Burst):
+            out: list[bytes] = []
+            emit, now = self.state.emit, self.now
+            for step in item.steps:
+                out += emit(step, now)
+            return out
+        if isinstance(item, _Decide):
+            run = self._runs.get(item.call)
+            if run is not None:
+                self._decide(run)
+        elif isinstance(item, _Done):
+            run = self._runs.get(item.call)
+            if run is not None:
+                self._finish(run)
+        elif isinstance(item, _Release):
+            for iface in item.interfaces:
+                self._reserved.discard(iface)
+        elif isinstance(item, _Arrival):
+            self._arrival()
+        return []
+
+    # -- calls -----------------------------------------------------------------
+
+    def add_call(self, flow: CallFlow, at: float | None = None) -> str:
+        """Schedule one call; returns its id (the caller's uniqueid / Linkedid)."""
+        t = self.now if at is None else at
+        self.calls_started += 1
+        if flow.kind == "internal":
+            return self._internal(flow, t)
+        v = caller_vars(flow, self.ids, t)
+        run = _Run(v["c_uid"], flow, v, t, no_answer_left=flow.no_answer, forced=deque(flow.agents))
+        self._runs[run.id] = run
+        self._by_channel[v["c_chan"]] = run.id
+        run.channels.append(v["c_chan"])
+        scale = self.scenario.ivr_time_scale if self.scenario else 1.0
+        steps, t_join = ivr_steps(v, t, call=run.id, scale=scale)
+        run.t_join = t_join
+        self._push_steps(steps, run.ivr)
+        self._push(t_join, _Decide(run.id), run.plan)
+        return run.id
+
+    def _internal(self, flow: CallFlow, t: float) -> str:
+        caller, callee = self.agents[flow.caller_iface], self.agents[flow.callee_iface]
+        self._reserved.update((caller.interface, callee.interface))
+        steps, v = internal_call_steps(
+            caller, callee, self.ids, t, ring_time=flow.ring_time, talk_time=flow.talk_time
+        )
+        self._push_steps(steps)
+        self._push(steps[-1].at, _Release((caller.interface, callee.interface)))
+        return v["a_uid"]
+
+    def originate(
+        self,
+        iface: str,
+        exten: str,
+        action_id: str,
+        variables: tuple[tuple[str, str], ...] = (),
+        at: float | None = None,
+    ) -> str:
+        """Click-to-dial from `iface` to `exten`; returns the new channel's name."""
+        agent = self.agents.get(iface) or AgentConfig(iface, iface.rpartition("/")[2])
+        t = self.now if at is None else at
+        steps = originate_steps(
+            agent, self.ids, t, exten=exten, action_id=action_id, variables=variables
+        )
+        self._push_steps(steps)
+        return steps[0].get_fields()[1][1]
+
+    def _queue_config(self, name: str) -> QueueConfig:
+        return self.queue_configs.get(name) or QueueConfig(name)
+
+    def _pick(self, run: _Run) -> AgentConfig | None:
+        if run.forced:
+            return self.agents[run.forced.popleft()]
+        rotation = self._rotation.get(run.flow.queue)
+        if not rotation:
+            return None
+        for _ in range(len(rotation)):
+            iface = rotation[0]
+            rotation.rotate(-1)  # rrmemory: the next call starts after this one
+            if iface not in self._reserved and self.state.is_free(iface):
+                return self.agents.get(iface)
+        return None
+
+    def _abandon(self, run: _Run, end: float, ringing: bool) -> None:
+        v = run.vars
+        steps = abandon_steps(
+            v, end, hold=end - run.t_join, dialed=end - run.t_start, ringing=ringing, call=run.id
+        )
+        self._push_steps(steps, run.plan)
+        self._push(steps[-1].at, _Done(run.id), run.plan)
+
+    def _decide(self, run: _Run) -> None:
+        t = self.now
+        qc = self._queue_config(run.flow.queue)
+        v = run.vars
+        agent = self._pick(run)
+        if agent is None:
+            if run.flow.outcome == "abandon" or t - run.t_join >= qc.max_wait:
+                self._abandon(
+                    run,
+                    t + (run.flow.abandon_after if run.flow.outcome == "abandon" else 0.0),
+                    False,
+                )
+            else:
+                self._push(t + qc.retry, _Decide(run.id), run.plan)
+            return
+        self._reserved.add(agent.interface)
+        run.reserved.append(agent.interface)
+        run.ringing = agent.interface
+        ring = ring_steps(v, agent, self.ids, t, call=run.id)
+        self._push_steps(ring)  # never cancelled: a ring in progress completes
+        run.t_ring, run.t_ring_end = t, ring[-1].at
+        self._by_channel[v["a_chan"]] = run.id
+        run.channels.append(v["a_chan"])
+        if run.no_answer_left > 0:
+            run.no_answer_left -= 1
+            end = t + qc.ring_timeout
+            self._push_steps(noanswer_steps(v, end, qc.ring_timeout, call=run.id), run.plan)
+            self._push(end, _Release((agent.interface,)), run.plan)
+            self._push(end + qc.retry, _Decide(run.id), run.plan)
+            run.reserved.remove(agent.interface)
+            return
+        if run.flow.outcome == "abandon":
+            self._abandon(run, t + run.flow.abandon_after, True)
+            return
+        answer_at = t + run.flow.ring_time
+        steps = answer_steps(
+            v,
+            self.ids,
+            answer_at,
+            hold=answer_at - run.t_join,
+            ring=run.flow.ring_time,
+            call=run.id,
+        )
+        self._push_steps(steps, run.answer)
+        run.t_answer_start, run.t_answer = answer_at, steps[-1].at
+        self._schedule_hangup(run, run.t_answer + run.flow.talk_time, run.flow.hangup_by)
+
+    def _schedule_hangup(self, run: _Run, at: float, by: Literal["caller", "agent"]) -> None:
+        talk = at - run.t_answer
+        steps = hangup_steps(run.vars, at, by=by, talk=talk, dialed=at - run.t_start, call=run.id)
+        self._push_steps(steps, run.plan)
+        self._push(steps[-1].at, _Done(run.id), run.plan)
+
+    def hangup(self, channel: str) -> bool:
+        """A Hangup action on a generated queue call's channel: end the call now.
+
+        A segment already under way (a ring, an answer) completes first, as
+        Asterisk would finish the bridge set-up before tearing it down. Direct
+        (agent-to-agent) and originated calls are not supported.
+        """
+        run = self._runs.get(self._by_channel.get(channel, ""))
+        t = self.now
+        if run is None or run.done:
+            return False
+        if t < run.t_join:
+            run.ivr.cancelled = run.plan.cancelled = True
+            run.plan = _Token()
+            steps = ivr_hangup_steps(run.vars, t, call=run.id)
+            self._push_steps(steps, run.plan)
+            self._push(steps[-1].at, _Done(run.id), run.plan)
+            return True
+        answering = 0 <= run.t_answer_start <= t
+        ringing = not answering and 0 <= run.t_ring <= t and run.ringing in run.reserved
+        run.plan.cancelled = True
+        run.plan = _Token()
+        if not answering:
+            run.answer.cancelled = True  # an answer planned for later will not come
+        if answering:
+            by: Literal["caller", "agent"] = "caller" if channel == run.vars["c_chan"] else "agent"
+            self._schedule_hangup(run, max(t, run.t_answer), by)
+        else:
+            self._abandon(run, max(t, run.t_ring_end) if ringing else t, ringing)
+        return True
+
+    def _finish(self, run: _Run) -> None:
+        run.done = True
+        for iface in run.reserved:
+            self._reserved.discard(iface)
+        for channel in run.channels:
+            self._by_channel.pop(channel, None)
+        del self._runs[run.id]
+
+    # -- scenario arrivals -----------------------------------------------------
+
+    def _arrival(self) -> None:
+        sc = self.scenario
+        if sc is None:
+            return
+        if sc.max_calls is not None and self.calls_started >= sc.max_calls:
+            return
+        self.add_call(self._draw(sc), self.now)
+        gap = self.rng.expovariate(sc.rate) if sc.poisson else 1.0 / sc.rate
+        self._push(self.now + gap, _Arrival())
+
+    def _draw(self, sc: Scenario) -> CallFlow:
+        rng = self.rng
+        u: Callable[[tuple[float, float]], float] = lambda r: rng.uniform(*r)  # noqa: E731
+        if sc.p_internal and rng.random() < sc.p_internal:
+            free = [i for i in self.agents if i not in self._reserved and self.state.is_free(i)]
+            if len(free) >= 2:
+                a, b = rng.sample(free, 2)
+                return CallFlow(
+                    kind="internal",
+                    caller_iface=a,
+                    callee_iface=b,
+                    ring_time=u(sc.ring_time),
+                    talk_time=u(sc.talk_time),
+                )
+        total = sc.p_answer + sc.p_ring_no_answer + sc.p_abandon
+        x = rng.random() * total
+        base = CallFlow(
+            queue=rng.choice([q.name for q in sc.queues]) if sc.queues else "support",
+            caller_num=f"1555{rng.randrange(10**7):07d}",
+            dnis=sc.dnis,
+            account=f"{rng.randrange(10**5):05d}",
+            ring_time=u(sc.ring_time),
+            talk_time=u(sc.talk_time),
+            hangup_by="agent" if rng.random() < sc.agent_hangup else "caller",
+            abandon_after=rng.uniform(1.0, 8.0),
+        )
+        if x < sc.p_answer:
+            return base
+        if x < sc.p_answer + sc.p_ring_no_answer:
+            return replace(base, no_answer=1)
+        return replace(base, outcome="abandon")

@@ -1,0 +1,117 @@
+"""Call record repository: idempotent writes of finished calls, recent reads.
+
+Strategy: the call id (Linkedid) is unique, and a write is an upsert on it,
+because the same call can be reported ended twice (the model re-ends it after
+a resync). A real hang-up replaces a record that a resync had to guess
+(`ended_by_resync`); otherwise the first record stands and the second write is
+a no-op. The statement is dialect-specific (`INSERT .. ON CONFLICT`), which
+SQLite and PostgreSQL both support with the same shape.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cti.ids import CallId, Interface, QueueName
+from cti.model.outputs import CallEnded, IvrStep
+from cti.store.records import CallRecord
+from cti.store.tables import CallRecordRow
+
+__all__ = ["recent_call_records", "row_values", "upsert_call_record"]
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def row_values(ended: CallEnded, customer_id: int | None) -> dict[str, Any]:
+    """The column values for one finished call."""
+    return {
+        "call_id": ended.call_id,
+        "caller_number": ended.caller_number,
+        "caller_name": ended.caller_name,
+        "dialed_number": ended.dialed_number,
+        "queue": ended.queue,
+        "answered_by": ended.answered_by,
+        "outcome": ended.outcome,
+        "ivr": {
+            "path": [
+                {"step": s.step, "values": dict(s.values), "at": s.at} for s in ended.ivr_path
+            ],
+            "variables": dict(ended.variables),
+        },
+        "account": ended.account,
+        "customer_id": customer_id,
+        "started_at": _utc(ended.started_at),
+        "answered_at": _utc(ended.answered_at) if ended.answered_at is not None else None,
+        "ended_at": _utc(ended.ended_at),
+        "wait_seconds": ended.wait_seconds,
+        "talk_seconds": ended.talk_seconds,
+        "ended_by_resync": ended.ended_by_resync,
+    }
+
+
+async def upsert_call_record(
+    session: AsyncSession, ended: CallEnded, customer_id: int | None
+) -> bool:
+    """Insert, or replace a resync-guessed record; True if a row was written."""
+    values = row_values(ended, customer_id)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new = insert(CallRecordRow).values(values)
+    updates: dict[str, Any] = {k: new.excluded[k] for k in values if k != "call_id"}
+    updates["customer_id"] = func.coalesce(new.excluded.customer_id, CallRecordRow.customer_id)
+    stmt = new.on_conflict_do_update(
+        index_elements=[CallRecordRow.call_id],
+        set_=updates,
+        where=CallRecordRow.ended_by_resync & ~new.excluded.ended_by_resync,
+    )
+    result = await session.execute(stmt.returning(CallRecordRow.id))
+    return result.first() is not None
+
+
+def _to_record(row: CallRecordRow) -> CallRecord:
+    ivr = row.ivr or {}
+    path = tuple(
+        IvrStep(
+            step=str(step.get("step", "")),
+            values=tuple((str(k), str(v)) for k, v in dict(step.get("values", {})).items()),
+            at=float(step.get("at", 0.0)),
+        )
+        for step in ivr.get("path", [])
+    )
+    variables = tuple(sorted((str(k), str(v)) for k, v in dict(ivr.get("variables", {})).items()))
+    return CallRecord(
+        call_id=CallId(row.call_id),
+        caller_number=row.caller_number,
+        caller_name=row.caller_name,
+        dialed_number=row.dialed_number,
+        queue=QueueName(row.queue) if row.queue is not None else None,
+        answered_by=Interface(row.answered_by) if row.answered_by is not None else None,
+        outcome=row.outcome,
+        ivr_path=path,
+        variables=variables,
+        account=row.account,
+        customer_id=row.customer_id,
+        started_at=row.started_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        wait_seconds=row.wait_seconds,
+        talk_seconds=row.talk_seconds,
+        ended_by_resync=row.ended_by_resync,
+    )
+
+
+async def recent_call_records(session: AsyncSession, limit: int) -> list[CallRecord]:
+    """The `limit` most recently ended calls, newest first."""
+    rows = await session.scalars(
+        select(CallRecordRow)
+        .order_by(CallRecordRow.ended_at.desc(), CallRecordRow.id.desc())
+        .limit(limit)
+    )
+    return [_to_record(row) for row in rows]

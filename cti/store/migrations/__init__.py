@@ -1,0 +1,1 @@
+"""Alembic migrations for the CTI store (run with `cti.store.migrate.migrate`)."""

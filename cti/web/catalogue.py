@@ -1,0 +1,311 @@
+"""The WebSocket event catalogue, generated from the code that makes the events.
+
+Strategy: `docs/events.md` is the output of `python -m cti.web.catalogue`, and a
+test compares the two, so the document cannot drift from the wire format.
+Model events are documented from the real dataclasses in `cti.model.outputs`:
+their fields come from `dataclasses.fields`, their examples from sample
+instances passed through `to_json()` and the hub's own framing, and the JSON
+type of each field from the example value. `hello` and `resync` come from the
+pydantic models in `cti.web.schemas`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from cti.ids import CallId, ChannelId, Interface, QueueName
+from cti.model.outputs import (
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    IvrStep,
+    QueueUpdated,
+    ScreenPop,
+)
+from cti.web.hub import encode, frame
+from cti.web.schemas import HelloEvent, ResyncEvent, UserSchema
+
+__all__ = ["render"]
+
+_STREAM = "5f1c2a9d03be"
+_T0 = 1_764_331_200.0  # 2025-11-28 12:00:00 UTC: fixed so the document is stable
+
+_ALICE = Interface("PJSIP/1001")
+_BOB = Interface("PJSIP/1002")
+_CALL = CallId("1764331200.41")
+_SUPPORT = QueueName("support")
+_IVR = (
+    IvrStep("welcome", (), _T0 + 1.0),
+    IvrStep("menu", (("Choice", "1"),), _T0 + 4.2),
+    IvrStep("account", (("Account", "23456"),), _T0 + 9.8),
+)
+_VARIABLES = (("CTI_ACCOUNT", "23456"), ("CTI_DNIS", "18005550100"), ("CTI_MENU", "1"))
+_CUSTOMER = {"id": 7, "name": "José Álvarez", "account": "23456", "notes": "Prefers email."}
+
+_POP = ScreenPop(
+    call_id=_CALL,
+    interface=_ALICE,
+    agent_channel=ChannelId("1764331200.47"),
+    caller_number="15551230001",
+    caller_name="José Álvarez",
+    dialed_number="18005550100",
+    queue=_SUPPORT,
+    waited_seconds=6.4,
+    ivr_path=_IVR,
+    variables=_VARIABLES,
+    account="23456",
+    at=_T0 + 16.4,
+    member_name="Alice Agent",
+)
+_ANSWERED = CallAnswered(call_id=_CALL, interface=_ALICE, recipients=(_BOB, _ALICE), at=_T0 + 19.0)
+_ENDED = CallEnded(
+    call_id=_CALL,
+    outcome="answered",
+    caller_number="15551230001",
+    caller_name="José Álvarez",
+    dialed_number="18005550100",
+    queue=_SUPPORT,
+    answered_by=_ALICE,
+    parties=(_ALICE,),
+    recipients=(_BOB, _ALICE),
+    ivr_path=_IVR,
+    variables=_VARIABLES,
+    account="23456",
+    started_at=_T0,
+    answered_at=_T0 + 19.0,
+    ended_at=_T0 + 95.5,
+    wait_seconds=9.0,
+    talk_seconds=76.5,
+    ring_no_answer=(_BOB,),
+)
+_AGENT = AgentStateChanged(
+    interface=_ALICE,
+    name="Alice",
+    state="paused",
+    reason="lunch",
+    queues=(_SUPPORT, QueueName("sales")),
+    at=_T0 + 120.0,
+)
+_QUEUE = QueueUpdated(
+    queue=_SUPPORT, waiting=2, longest_wait_since=_T0 + 100.0, members=(_ALICE, _BOB), at=_T0 + 121
+)
+_USER = UserSchema(login="alice", display_name="Alice", role="agent", interface=_ALICE)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Entry:
+    type: str
+    audience: str
+    summary: str
+    fields: tuple[tuple[str, str, str], ...]  # (name, JSON type, description)
+    example: Mapping[str, Any]
+
+
+_ENVELOPE = (
+    ("seq", "integer", "position in the user's stream: 1, 2, 3… with no gaps"),
+    ("stream_id", "string", "epoch of the server run that numbered `seq`"),
+)
+
+_DOCS: dict[str, str] = {
+    "call_id": "the call (Asterisk Linkedid); every event about a call carries it",
+    "interface": "agent device, e.g. PJSIP/1001",
+    "agent_channel": "Uniqueid of the channel ringing the agent",
+    "caller_number": "caller id number",
+    "caller_name": "caller id name (untrusted text: render it as text, never as HTML)",
+    "dialed_number": "number the caller dialed",
+    "queue": "queue the call came through, null for direct calls",
+    "waited_seconds": "seconds the caller waited in the queue before this ring",
+    "ivr_path": "IVR steps in order: {step, values, at}",
+    "variables": "the call's CTI_* channel variables",
+    "account": "account number entered in the IVR, if any",
+    "at": "when it happened (epoch seconds)",
+    "member_name": "queue member name of the agent",
+    "late": "true when the ring happened while the AMI link was down (pop sent after resync)",
+    "customer": "customer record found by account or caller number, else null",
+    "recipients": "agents that were popped for the call",
+    "outcome": "answered, abandoned, unanswered or failed",
+    "answered_by": "interface that answered, null if nobody",
+    "parties": "device interfaces that took part",
+    "started_at": "call start (epoch seconds)",
+    "answered_at": "answer time (epoch seconds), null if unanswered",
+    "ended_at": "hang-up time (epoch seconds)",
+    "wait_seconds": "queue wait until answer or abandon",
+    "talk_seconds": "time from answer to hang-up",
+    "ring_no_answer": "agents that rang without answering",
+    "duration_seconds": "ended_at - started_at",
+    "name": "agent name",
+    "state": "logged_out, available, ringing, on_call or paused",
+    "reason": "pause reason, null when not paused",
+    "queues": "queues the agent is a member of",
+    "waiting": "callers waiting now",
+    "longest_wait_since": "join time of the oldest waiting caller (epoch seconds), or null",
+    "members": "member interfaces",
+    "type": "event name",
+    "ended_by_resync": "true when the hang-up was not seen but inferred from an AMI resync",
+    "user": "the authenticated user: login, display_name, role, interface",
+    "stream_id": "epoch of this server run",
+}
+_DOCS_BY_TYPE: dict[tuple[str, str], str] = {
+    ("queue_state", "queue"): "queue name",
+    ("call_answered", "interface"): "interface that answered",
+}
+
+
+def _json_type(value: object, annotation: str = "") -> str:
+    match value:
+        case bool():
+            kind = "boolean"
+        case int():
+            kind = "integer"
+        case float():
+            kind = "number"
+        case str():
+            kind = "string"
+        case list() | tuple():
+            kind = "array"
+        case dict():
+            kind = "object"
+        case _:
+            kind = "null"
+    return f"{kind} or null" if "None" in annotation and kind != "null" else kind
+
+
+def _model_entry(
+    output: Any, audience: str, summary: str, extra: Mapping[str, Any] | None = None
+) -> _Entry:
+    payload = output.to_json()
+    payload.update(extra or {})
+    annotations = {f.name: str(f.type) for f in dataclasses.fields(output)}
+    annotations["customer"] = "dict | None"
+    rows = [("type", "string", _DOCS["type"])]
+    rows += [
+        (
+            name,
+            _json_type(value, annotations.get(name, "")),
+            _DOCS_BY_TYPE.get((output.type, name), _DOCS.get(name, "")),
+        )
+        for name, value in payload.items()
+        if name != "type"
+    ]
+    example = json.loads(frame(3, _STREAM, encode(payload)))
+    return _Entry(output.type, audience, summary, (*_ENVELOPE, *rows), example)
+
+
+def _schema_entry(model: BaseModel, audience: str, summary: str) -> _Entry:
+    rows = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        annotation = str(info.annotation)
+        kind = "object" if isinstance(value, BaseModel) else _json_type(value, annotation)
+        description = info.description or _DOCS.get(name, "")
+        if name == "reason" and isinstance(model, ResyncEvent):
+            description = "since_too_old, stream_changed or since_ahead"
+        rows.append((name, kind, description))
+    example = model.model_dump()
+    return _Entry(str(example["type"]), audience, summary, tuple(rows), example)
+
+
+def _entries() -> list[_Entry]:
+    return [
+        _schema_entry(
+            HelloEvent(user=_USER, stream_id=_STREAM, seq=2, replaying=1),
+            "every connection, first frame",
+            "Who you are and where your stream stands. Not numbered: it carries the "
+            "current `seq` without consuming one. `replaying` missed events follow it.",
+        ),
+        _schema_entry(
+            ResyncEvent(stream_id=_STREAM, seq=42, reason="since_too_old"),
+            "a connection whose `since` cannot be honoured",
+            "The events after your `since` are gone (older than the replay window, or "
+            "numbered by a previous server run). Reload the REST snapshots "
+            "(`/api/calls`, …), then continue from `seq`: live events follow.",
+        ),
+        _model_entry(
+            _POP,
+            "the agent(s) whose interface is ringing, every open tab",
+            "A call rings the agent's device: everything known about the caller.",
+            {"customer": _CUSTOMER},
+        ),
+        _model_entry(
+            _ANSWERED,
+            "every agent popped for the call",
+            "The call was answered; `interface` says by whom (close the pop elsewhere).",
+        ),
+        _model_entry(
+            _ENDED,
+            "every agent popped for the call, and supervisors",
+            "The call is over. This is also the call record written to the database.",
+            {"customer": _CUSTOMER},
+        ),
+        _model_entry(_AGENT, "supervisors and admins", "An agent's state changed."),
+        _model_entry(_QUEUE, "supervisors and admins", "A queue's waiting callers changed."),
+    ]
+
+
+_INTRO = """\
+# WebSocket events
+
+<!-- Generated by `python -m cti.web.catalogue > docs/events.md`. Do not edit by hand:
+     tests/web/test_web_catalogue.py fails when this file and the code disagree. -->
+
+## Connecting
+
+    GET /ws?token=<token>[&since=<seq>&stream_id=<stream_id>]
+
+* `token` comes from `POST /api/login` (browsers cannot set headers on a WebSocket,
+  so it is a query parameter; it is short-lived and re-checked against the user
+  directory on every connection).
+* The server only talks; anything the client sends is ignored.
+* Each user has one numbered stream shared by all their tabs. Every numbered event
+  carries `seq` (1, 2, 3…, per user) and `stream_id` (the server run). The server
+  keeps the last events of each user (the replay window, 1000 by default) even
+  while they are offline, from their login on.
+* To resume, reconnect with `since` = the last `seq` you processed and its
+  `stream_id`: you receive `hello`, then exactly the events after `since`, in
+  order, then live events. If that is impossible you receive `hello`, `resync`,
+  then live events. Without `since` you receive `hello` then live events only
+  (after login, pass the `stream` position from the login response to miss
+  nothing).
+* Ignore any event whose `seq` is not above the last one you processed.
+
+Close codes:
+
+| code | meaning | what to do |
+|------|---------|------------|
+| 4401 | bad token: missing, invalid, expired (also mid-session) or unknown user | log in |
+| 4400 | malformed `since` | fix the client |
+| 4429 | the client read too slowly and its send queue overflowed | reconnect with `since` |
+| 1001 | server shutting down | reconnect with `since`, with backoff |
+
+## Events
+
+| type | sent to | |
+|------|---------|---|
+"""
+
+
+def render() -> str:
+    entries = _entries()
+    out = [_INTRO]
+    out += [f"| [`{e.type}`](#{e.type}) | {e.audience} | {e.summary} |\n" for e in entries]
+    for e in entries:
+        out.append(f"\n### {e.type}\n\n{e.summary}\n\nSent to: {e.audience}.\n\n")
+        out.append("| field | JSON type | description |\n|-------|-----------|-------------|\n")
+        out += [f"| `{name}` | {kind} | {doc} |\n" for name, kind, doc in e.fields]
+        example = json.dumps(e.example, indent=2, ensure_ascii=False)
+        out.append(f"\nExample:\n\n```json\n{example}\n```\n")
+    return "".join(out)
+
+
+def main() -> None:
+    sys.stdout.write(render())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from cti.store import DEMO_PASSWORD, Store, seed_demo
+from cti.store.seed import DEMO_CUSTOMERS
+
+
+async def test_seed_demo_is_idempotent(store: Store) -> None:
+    first = await seed_demo(store)
+    assert first.agents_added == 3
+    assert first.customers_added == len(DEMO_CUSTOMERS) >= 22
+    agents, customers = (
+        await store.list_agents(),
+        [await store.customer_by_id(c.id) for c in DEMO_CUSTOMERS],
+    )
+    second = await seed_demo(store)
+    assert (second.agents_added, second.customers_added) == (0, 0)
+    assert await store.list_agents() == agents
+    assert [await store.customer_by_id(c.id) for c in DEMO_CUSTOMERS] == customers
+
+
+async def test_demo_agents(store: Store) -> None:
+    await seed_demo(store)
+    roles = {a.login: (a.role, a.interface) for a in await store.list_agents()}
+    assert roles == {
+        "alice": ("agent", "PJSIP/1001"),
+        "bob": ("agent", "PJSIP/1002"),
+        "carol": ("supervisor", "PJSIP/1003"),
+    }
+    alice = await store.authenticate("alice", DEMO_PASSWORD)
+    assert alice is not None
+    assert alice.interface == "PJSIP/1001"
+    assert await store.authenticate("carol", "demo") is not None
+    assert await store.authenticate("bob", "not-demo") is None
+
+
+async def test_demo_customers_match_the_traces(store: Store) -> None:
+    await seed_demo(store)
+    ada = await store.customer_by_id(42)
+    assert ada is not None
+    assert ada.name == "Ada Lovelace"
+    assert ada.account == "42"
+    assert ada.phones
+    # queue_answered: caller 15551230001 enters account 23456
+    grace = await store.lookup_customer(account="23456", phone="15551230001")
+    assert grace is not None
+    assert grace.name == "Grace Hopper"
+    assert await store.lookup_customer(account=None, phone="+1 555 123 0001") == grace
+    assert await store.lookup_customer(account="42", phone="15551230001") == ada
+    # ids keep being generated after the seeded explicit ones
+    new = await store.create_customer("Walk-in")
+    assert new.id > 42
+
+
+async def test_seed_skips_what_real_data_already_uses(store: Store) -> None:
+    await store.create_agent("dave", "Dave", "pw", "agent", "PJSIP/1001")
+    mine = await store.create_customer("Mine", account="23456", customer_id=500)
+    report = await seed_demo(store)
+    assert report.agents_added == 2  # alice's device belongs to dave
+    assert report.customers_added == len(DEMO_CUSTOMERS) - 1  # Grace's account is taken
+    assert await store.agent_by_login("alice") is None
+    assert await store.lookup_customer(account="23456", phone=None) == mine
