@@ -24,6 +24,7 @@ from cti.config import Settings
 from cti.engine import Engine
 from cti.model.model import Model
 from cti.store import Store, seed_demo
+from cti.store.seed import DEMO_CUSTOMERS
 from cti.web.adapters import AccountDirectory, ModelStateView
 from cti.web.app import create_app
 from cti.web.hub import Hub
@@ -31,6 +32,8 @@ from cti.web.hub import Hub
 __all__ = ["CtiService", "run_demo", "run_service"]
 
 log = logging.getLogger("cti.app")
+
+_HTTP_START_TIMEOUT = 10.0  # seconds for uvicorn to bind
 
 
 @dataclass(slots=True)
@@ -99,9 +102,10 @@ class CtiService:
         # uvicorn returns on SIGINT/SIGTERM: stop the other tasks with it
         raise asyncio.CancelledError
 
-    async def wait_http_started(self, timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not self.server.started:
+    async def wait_http_started(self) -> None:
+        async with asyncio.timeout(_HTTP_START_TIMEOUT):
+            # uvicorn exposes only a `started` flag, no event to await
+            while not self.server.started:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
 
 
@@ -144,10 +148,17 @@ async def run_demo(
             http_port=http_port,
         )
         service = await CtiService.create(settings, store)
-        fake.start_traffic(demo_scenario(agents=2, rate=calls_per_second))
+        # Callers are the demo customers (some typing an unknown account), so
+        # the pops show customer records found by account or by number.
+        callers = tuple(
+            (c.phones[0], c.account if c.account and i % 4 else f"9{i:04d}")
+            for i, c in enumerate(DEMO_CUSTOMERS)
+        )
         runner = asyncio.create_task(service.run())
         try:
             await service.wait_http_started()
+            await service.client.wait_connected(timeout=10.0)
+            fake.start_traffic(demo_scenario(agents=2, rate=calls_per_second, callers=callers))
             print(
                 f"\ncti demo: open http://{http_host}:{service.http_port}/ and log in as\n"
                 "  alice or bob (agents, phones PJSIP/1001 and PJSIP/1002) or carol\n"

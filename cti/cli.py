@@ -85,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic narrates every migration step at INFO; only its problems matter here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

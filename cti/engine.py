@@ -23,9 +23,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cti.ami.stream import Connected, Disconnected, Snapshot, StreamItem
 from cti.ami.lists import ListResult
 from cti.ami.protocol import Event
+from cti.ami.stream import Connected, Disconnected, Snapshot, StreamItem
 from cti.ids import Interface
 from cti.model.from_ami import from_ami
 from cti.model.model import Model
@@ -35,6 +35,7 @@ from cti.model.outputs import (
     CallEnded,
     Output,
     QueueUpdated,
+    RingEnded,
     ScreenPop,
 )
 
@@ -147,6 +148,8 @@ class Engine:
                 publish.publish_to_interface(out.interface, payload)
             elif isinstance(out, CallAnswered):
                 self._to_recipients(out.recipients, out.to_json())
+            elif isinstance(out, RingEnded):
+                publish.publish_to_interface(out.interface, out.to_json())
             elif isinstance(out, CallEnded):
                 payload = out.to_json()
                 customer = self._customers.pop(out.call_id, None)

@@ -59,7 +59,7 @@ from cti.model.events import (
     VariableSet,
 )
 from cti.model.interfaces import DeviceRegistry, interface_of_channel
-from cti.model.outputs import CallAnswered, IvrStep, Output
+from cti.model.outputs import CallAnswered, IvrStep, Output, RingEnded
 from cti.model.queues import QueueRecord, refresh_queue
 from cti.model.resync import apply_snapshot
 from cti.model.views import (
@@ -215,6 +215,9 @@ class Model:
         if call is None:
             return None
         call.channels.pop(leg.id, None)
+        popped_as = call.popped.get(leg.id)
+        if popped_as is not None and not leg.answered:
+            out.append(RingEnded(call.id, popped_as, leg.id, self._ring_end_reason(call, leg), at))
         if leg.answered or leg.role == Role.CALLER:
             self._note_party(call, leg)
         if call.waiting_in is not None:
@@ -225,6 +228,14 @@ class Model:
                 if change is not None:
                     out.append(change)
         return call
+
+    @staticmethod
+    def _ring_end_reason(call: CallRecord, leg: ChannelRecord) -> str:
+        if leg.id in call.ring_no_answer:
+            return "no_answer"
+        if call.answered_at is not None:
+            return "answered_elsewhere"
+        return "cancelled"
 
     def _end_call(self, call: CallRecord, at: float, out: list[Output], by_resync: bool) -> None:
         self._calls.pop(call.id, None)

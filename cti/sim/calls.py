@@ -121,6 +121,9 @@ class Scenario:
     max_calls: int | None = None
     poisson: bool = False
     dnis: str = "18005550100"
+    # (caller number, account typed in the IVR) to draw callers from, so a
+    # demo's pops find its customers; empty: random numbers and accounts
+    callers: tuple[tuple[str, str], ...] = ()
 
 
 # The lab of the recorded traces (lab-config/queues.conf).
@@ -134,13 +137,18 @@ LAB_QUEUES: tuple[QueueConfig, ...] = (
 )
 
 
-def demo_scenario(agents: int = 3, rate: float = 0.5, seed: int = 1) -> Scenario:
+def demo_scenario(
+    agents: int = 3,
+    rate: float = 0.5,
+    seed: int = 1,
+    callers: tuple[tuple[str, str], ...] = (),
+) -> Scenario:
     """The lab of the traces (Alice, Bob, Carol...) or `agents` numbered phones."""
     named = [("PJSIP/1001", "Alice Agent"), ("PJSIP/1002", "Bob Agent")]
     configs = [AgentConfig(iface, name) for iface, name in named[:agents]]
     for i in range(len(configs), agents):
         configs.append(AgentConfig(f"PJSIP/{1001 + i}", f"Agent {1001 + i}"))
-    return Scenario(agents=tuple(configs), rate=rate, seed=seed)
+    return Scenario(agents=tuple(configs), rate=rate, seed=seed, callers=callers)
 
 
 @dataclass(slots=True)

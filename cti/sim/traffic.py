@@ -438,11 +438,15 @@ class Traffic:
                 )
         total = sc.p_answer + sc.p_ring_no_answer + sc.p_abandon
         x = rng.random() * total
+        if sc.callers:
+            caller_num, account = rng.choice(sc.callers)
+        else:
+            caller_num, account = f"1555{rng.randrange(10**7):07d}", f"{rng.randrange(10**5):05d}"
         base = CallFlow(
             queue=rng.choice([q.name for q in sc.queues]) if sc.queues else "support",
-            caller_num=f"1555{rng.randrange(10**7):07d}",
+            caller_num=caller_num,
             dnis=sc.dnis,
-            account=f"{rng.randrange(10**5):05d}",
+            account=account,
             ring_time=u(sc.ring_time),
             talk_time=u(sc.talk_time),
             hangup_by="agent" if rng.random() < sc.agent_hangup else "caller",

@@ -26,6 +26,7 @@ from cti.model.outputs import (
     CallEnded,
     IvrStep,
     QueueUpdated,
+    RingEnded,
     ScreenPop,
 )
 from cti.web.hub import encode, frame
@@ -64,6 +65,13 @@ _POP = ScreenPop(
     member_name="Alice Agent",
 )
 _ANSWERED = CallAnswered(call_id=_CALL, interface=_ALICE, recipients=(_BOB, _ALICE), at=_T0 + 19.0)
+_RING_ENDED = RingEnded(
+    call_id=_CALL,
+    interface=_BOB,
+    agent_channel=ChannelId("1795860142.1"),
+    reason="no_answer",
+    at=_T0 + 17.0,
+)
 _ENDED = CallEnded(
     call_id=_CALL,
     outcome="answered",
@@ -154,6 +162,8 @@ _DOCS: dict[str, str] = {
 _DOCS_BY_TYPE: dict[tuple[str, str], str] = {
     ("queue_state", "queue"): "queue name",
     ("call_answered", "interface"): "interface that answered",
+    ("ring_ended", "reason"): "no_answer, answered_elsewhere or cancelled",
+    ("ring_ended", "interface"): "agent whose phone stopped ringing",
 }
 
 
@@ -236,6 +246,12 @@ def _entries() -> list[_Entry]:
             _ANSWERED,
             "every agent popped for the call",
             "The call was answered; `interface` says by whom (close the pop elsewhere).",
+        ),
+        _model_entry(
+            _RING_ENDED,
+            "the agent whose phone stopped ringing",
+            "The agent's phone stopped ringing without them answering: the queue moved "
+            "on (`no_answer`), someone else answered, or the caller hung up.",
         ),
         _model_entry(
             _ENDED,

@@ -1,5 +1,5 @@
 """Replay every recorded Asterisk 22 trace and check what really happened
-(the table in /work/shared/traces/README.md)."""
+(the table in ../shared/traces/README.md)."""
 
 from __future__ import annotations
 
@@ -97,6 +97,10 @@ def test_queue_ringnoanswer() -> None:
     assert call["outcome"] == "answered"
     assert call["answered_by"] == BOB
     assert call["ring_no_answer"] == (ALICE, ALICE)
+    # each of Alice's pops is closed when the queue moves on
+    rings_ended = of_type(out, "ring_ended")
+    assert [(r["interface"], r["reason"]) for r in rings_ended] == [(ALICE, "no_answer")] * 2
+    assert [r["agent_channel"] for r in rings_ended] == [p["agent_channel"] for p in pops[:2]]
     assert call["parties"] == (BOB,)
     assert call["talk_seconds"] == pytest.approx(12.2, abs=0.1)
     bob = [(s["state"], s["reason"]) for s in of_type(out, "agent_state") if s["interface"] == BOB]
@@ -109,6 +113,9 @@ def test_queue_abandon() -> None:
     out = outputs("queue_abandon")
     assert [p["interface"] for p in of_type(out, "screen_pop")] == [ALICE]
     assert of_type(out, "call_answered") == []
+    assert [(r["interface"], r["reason"]) for r in of_type(out, "ring_ended")] == [
+        (ALICE, "cancelled")
+    ]
     call = _one_call(out)
     assert call["outcome"] == "abandoned"
     assert call["answered_by"] is None

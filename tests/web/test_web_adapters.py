@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,14 @@ from cti.web.adapters import AccountDirectory, ModelStateView
 from cti.web.app import create_app
 from cti.web.hub import Hub
 
-TRACE = Path("/work/shared/traces/asterisk-22/queue_answered.jsonl")
+TRACE = (
+    Path(
+        os.environ.get(
+            "CTI_TRACES", Path(__file__).resolve().parents[3] / "shared" / "traces" / "asterisk-22"
+        )
+    )
+    / "queue_answered.jsonl"
+)
 
 
 def model_at_first_pop() -> tuple[Model, ScreenPop]:

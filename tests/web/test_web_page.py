@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +18,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 expect = playwright_api.expect
 # The page's Content-Security-Policy forbids eval, so waits use locators, never
 # page.wait_for_function (which evaluates strings).
+# CI installs Debian's chromium (.ci/run): there a missing browser is a failure.
+if CHROMIUM is None and os.environ.get("CI") == "true":
+    raise RuntimeError("CI=true but no chromium on PATH: .ci/run should have installed it")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH")
 
 EVIL = '<img src=x onerror="window.pwned=1">Mallory'

@@ -147,9 +147,16 @@ function onEvent(event) {
   if (handler) handler(event);
 }
 
+const RING_ENDED = {
+  no_answer: "missed (no answer)",
+  answered_elsewhere: "answered elsewhere",
+  cancelled: "caller hung up",
+};
+
 const HANDLERS = {
   screen_pop: renderPop,
   call_answered: (e) => markCall(e.call_id, "answered", "answered by " + e.interface),
+  ring_ended: (e) => markCall(e.call_id, "ended", RING_ENDED[e.reason] || "stopped ringing"),
   call_ended: (e) => {
     const talk = e.talk_seconds != null ? ", talked " + Math.round(e.talk_seconds) + " s" : "";
     markCall(e.call_id, "ended", "ended: " + e.outcome + talk);
