@@ -92,24 +92,24 @@ class FrameFields(Mapping[str, str]):
             self._dict = fields
         return fields
 
+    def _is_plain(self) -> bool:
+        plain = self._plain
+        if plain is None:
+            text = self._text
+            plain = self._plain = not (
+                " :" in text or "\t:" in text or "\r\n " in text or "\r\n\t" in text
+            )
+        return plain
+
     def _find(self, key: str) -> str | None:
         """The value of `key`; None if absent. Only call while `_dict` is None."""
-        text = self._text
         needle = _needle(key)
-        if needle is None:
+        if needle is None or not self._is_plain():
             return self.full().get(key)
+        text = self._text
         start = text.find(needle)
         if start < 0:
-            plain = self._plain
-            if plain is None:
-                plain = self._plain = not (
-                    " :" in text or "\t:" in text or "\r\n " in text or "\r\n\t" in text
-                )
-            return None if plain else self.full().get(key)
-        if self._plain is None:
-            self._plain = not (" :" in text or "\t:" in text or "\r\n " in text or "\r\n\t" in text)
-        if not self._plain:
-            return self.full().get(key)
+            return None
         start += len(needle)
         if text[start : start + 1] == " ":
             start += 1

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cti.ami.fields import parse_lines
 from cti.ami.protocol import (
     AmiParser,
     BadFrame,
@@ -258,3 +259,46 @@ def test_encode_action() -> None:
 def test_encode_action_rejects_injection(args: tuple[str, str, Any]) -> None:
     with pytest.raises(LocalProtocolError):
         encode_action(*args)
+
+
+@pytest.mark.parametrize("path", TRACE_FILES, ids=lambda p: p.stem)
+def test_single_key_lookups_match_the_full_dict(path: Path) -> None:
+    data = ami_bytes(path)
+    full = [m for m in parse([data], lazy=False) if isinstance(m, Event)]
+    lazy = [m for m in parse([data]) if isinstance(m, Event)]
+    probes = [k for e in full[:120] for k in e.fields] + ["Nope"]
+    odd = ["", " Channel", "Chan:nel", "Channel "]  # never searched: answered by the dict
+    for eager, event in zip(full[:120], lazy[:120], strict=True):
+        expected = eager.fields
+        for key in [*probes, *odd]:
+            assert event.fields.get(key) == expected.get(key), key
+            assert (key in event.fields) == (key in expected), key
+            if key == "Nope":  # all plain keys were answered from the text
+                assert event.fields._dict is None  # type: ignore[attr-defined]
+        assert event.fields == expected
+
+
+ODD_FRAMES = [
+    b"Event: Odd\r\nKey:value\r\nKey: later\r\n\r\n",
+    b"Event: Odd\r\n Key: lead\r\nKey: plain\r\n\r\n",
+    b"Event: Odd\r\nKey : trail\r\nKey: plain\r\n\r\n",
+    b"Event: Odd\r\nA: x : y\r\nKey: v\r\n\r\n",
+    b"Event: Odd\r\nbroken\r\nKey: v\r\nEvent: second\r\n\r\n",
+    b"Event: Odd\r\nKey:  two spaces\r\nEmpty:\r\nLast: \r\n\r\n",
+    b"Event: Odd\r\nKey: v\r\n\tTab: t\r\nK\tey: w\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("raw", ODD_FRAMES)
+def test_single_key_lookups_on_odd_frames_follow_the_reference(raw: bytes) -> None:
+    lines = raw.decode().split("\r\n\r\n")[0].split("\r\n")[1:]
+    reference, _ = parse_lines(lines)
+    keys = set(reference) | {"Key", "Tab", "Event", "Nope", "K\tey", "Empty", "Last"}
+    for key in keys:
+        (_, event) = parse([BANNER + raw])
+        assert isinstance(event, Event)
+        assert event.fields.get(key) == reference.get(key), key
+    (_, event) = parse([BANNER + raw])
+    assert isinstance(event, Event)
+    assert dict(event.fields) == reference
+    assert len(event.fields) == len(reference)
