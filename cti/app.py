@@ -88,19 +88,33 @@ class CtiService:
         return self.settings.http_port
 
     async def run(self) -> None:
+        """Run until any part stops (uvicorn returns on SIGINT/SIGTERM) or fails.
+
+        The first part to finish stops the others; a part's exception is
+        re-raised. (A TaskGroup would not do: it ignores a child that ends
+        normally and keeps the others running.)
+        """
+        parts = [
+            asyncio.create_task(self.client.run(), name="cti-ami"),
+            asyncio.create_task(self.engine.run(self.client.stream), name="cti-engine"),
+            asyncio.create_task(self.server.serve(), name="cti-http"),
+        ]
         try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self.client.run(), name="cti-ami")
-                tasks.create_task(self.engine.run(self.client.stream), name="cti-engine")
-                tasks.create_task(self._serve_http(), name="cti-http")
+            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.server.should_exit = True
             self.hub.shutdown()
             await self.client.close()
-
-    async def _serve_http(self) -> None:
-        await self.server.serve()
-        # uvicorn returns on SIGINT/SIGTERM: stop the other tasks with it
-        raise asyncio.CancelledError
+            for task in parts:
+                if task.get_name() != "cti-http":
+                    task.cancel()
+            # let uvicorn finish its own shutdown (lifespan, open sockets)
+            await asyncio.wait(parts, timeout=_HTTP_START_TIMEOUT)
+            for task in parts:
+                task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
 
     async def wait_http_started(self) -> None:
         async with asyncio.timeout(_HTTP_START_TIMEOUT):

@@ -105,15 +105,17 @@ def _channels(model: Model, snap: tuple[SnapChannel, ...], at: float, out: list[
     for call_id, chans in by_call.items():
         known_call = model._calls.get(call_id)
         call = known_call if known_call is not None else _new_call(model, call_id, chans, at)
+        queued = False
         for sc in chans:
             if sc.application == _QUEUE_APP and sc.app_data:
                 call.queue = QueueName(sc.app_data.split(",", 1)[0])
+                queued = True
         for sc in chans:
             known_leg = model._channels.get(sc.id)
-            leg = known_leg if known_leg is not None else _new_leg(model, call, sc, at)
+            leg = known_leg if known_leg is not None else _new_leg(model, call, sc, at, queued)
             if leg.role == Role.OTHER:
                 # created before we heard why (e.g. AgentCalled fell in the gap)
-                _classify(model, call, leg, sc)
+                _classify(model, call, leg, sc, queued)
             leg.state = sc.state
             leg.bridge = sc.bridge
         for leg in list(call.channels.values()):
@@ -131,21 +133,32 @@ def _new_call(model: Model, call_id: CallId, chans: list[SnapChannel], at: float
     return call
 
 
-def _new_leg(model: Model, call: CallRecord, sc: SnapChannel, at: float) -> ChannelRecord:
+def _new_leg(
+    model: Model, call: CallRecord, sc: SnapChannel, at: float, queued: bool
+) -> ChannelRecord:
     leg = model._add_channel(call, sc.id, sc.name, at - sc.duration)
     leg.caller_number, leg.caller_name, leg.exten = sc.caller_number, sc.caller_name, sc.exten
-    _classify(model, call, leg, sc)
+    _classify(model, call, leg, sc, queued)
     return leg
 
 
-def _classify(model: Model, call: CallRecord, leg: ChannelRecord, sc: SnapChannel) -> None:
-    """The channel's role from the application it runs (CoreShowChannel)."""
+def _classify(
+    model: Model, call: CallRecord, leg: ChannelRecord, sc: SnapChannel, queued: bool
+) -> None:
+    """The channel's role from the application it runs (CoreShowChannel).
+
+    `queued`: another channel of the call runs Queue(). app_queue creates and
+    rings the member's channel before that channel runs "AppQueue" (the
+    Newexten comes a few ms later), so a resync in between shows a known
+    agent device's channel with no application: it is that queue ringing
+    the agent, and must be popped like one.
+    """
     device = interface_of_channel(sc.name)
     known = model.devices.resolve(device)
     if sc.id == ChannelId(call.id):
         leg.role = Role.CALLER
         leg.interface = known
-    elif sc.application == _QUEUE_LEG_APP:
+    elif sc.application == _QUEUE_LEG_APP or (queued and not sc.application and known):
         # Rung by app_queue: an agent whatever its device; the queue is the call's.
         leg.role = Role.AGENT
         leg.interface = known or device
