@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ class CtiService:
             model=model,
             publisher=hub,
             lookup_customer=store.lookup_customer_json,
-            save_record=store.save_call_record,
+            save_records=store.save_call_records,
         )
         client = AmiClient(
             settings.ami_host, settings.ami_port, settings.ami_username, settings.ami_secret
@@ -94,6 +95,11 @@ class CtiService:
         re-raised. (A TaskGroup would not do: it ignores a child that ends
         normally and keeps the others running.)
         """
+        # Everything built so far lives as long as the process: move it out of
+        # the collector's sight so full collections (pauses of 30-230 ms
+        # measured under load) only walk what calls and sockets allocate.
+        gc.collect()
+        gc.freeze()
         parts = [
             asyncio.create_task(self.client.run(), name="cti-ami"),
             asyncio.create_task(self.engine.run(self.client.stream), name="cti-engine"),

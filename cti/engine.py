@@ -9,9 +9,10 @@ supervisors, finished calls to the store. Items are handled strictly in order,
 so a pop is always published before the same call's "answered".
 
 A failure while handling one item is logged and counted, never allowed to stop
-the loop: the next event is still processed. Call records are written by a
-separate task through a bounded queue so a slow database never stalls intake;
-customer look-ups for pops have a short timeout for the same reason.
+the loop: the next event is still processed. Nothing on this path waits for
+the database: customer look-ups start early and run beside it (see
+cti/customers.py), and call records go through a bounded queue to a writer
+task that stores them in batches, so a slow database never stalls intake.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from typing import Any, Protocol
 from cti.ami.lists import ListResult
 from cti.ami.protocol import Event
 from cti.ami.stream import Connected, Disconnected, Snapshot, StreamItem
-from cti.ids import Interface
+from cti.customers import CustomerCache, CustomerFound, CustomerLookup
+from cti.ids import CallId, ChannelId, Interface
+from cti.model.events import ChannelCreated, DomainEvent, IvrStepped, VariableSet
 from cti.model.from_ami import from_ami
 from cti.model.model import Model
 from cti.model.outputs import (
@@ -39,7 +42,7 @@ from cti.model.outputs import (
     ScreenPop,
 )
 
-__all__ = ["CustomerLookup", "Engine", "EngineStats", "Publisher", "RecordSink"]
+__all__ = ["Engine", "EngineStats", "Publisher", "RecordSink"]
 
 log = logging.getLogger("cti.engine")
 
@@ -51,10 +54,10 @@ class Publisher(Protocol):
     def publish_to_role(self, role: str, payload: Mapping[str, Any]) -> None: ...
 
 
-# (account, caller number) -> JSON-ready customer record, or None
-CustomerLookup = Callable[[str | None, str], Awaitable[dict[str, Any] | None]]
-# stores a finished call; the customer id comes from the pop's look-up
-RecordSink = Callable[[CallEnded, int | None], Awaitable[None]]
+# stores finished calls, each with the customer id its look-up found
+RecordSink = Callable[[Sequence[tuple[CallEnded, int | None]]], Awaitable[None]]
+_RECORD_BATCH = 200
+_ACCOUNT_VARIABLE = "CTI_ACCOUNT"
 
 
 @dataclass(slots=True)
@@ -64,7 +67,7 @@ class EngineStats:
     snapshots: int = 0
     pops: int = 0
     failures: int = 0
-    lookup_timeouts: int = 0
+    customers_late: int = 0  # pops sent before their customer look-up finished
     records_dropped: int = 0
     connects: int = 0
     disconnects: int = 0
@@ -79,32 +82,36 @@ class Engine:
         model: Model,
         publisher: Publisher,
         lookup_customer: CustomerLookup | None = None,
-        save_record: RecordSink | None = None,
-        lookup_timeout: float = 0.5,
+        save_records: RecordSink | None = None,
+        lookup_timeout: float = 5.0,
         record_queue_size: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.model = model
         self.stats = EngineStats()
         self._publisher = publisher
-        self._lookup = lookup_customer
-        self._save = save_record
-        self._lookup_timeout = lookup_timeout
+        self._save = save_records
         self._clock = clock
-        # customer found for a call's pop, reused for its record and later pops
-        self._customers: dict[str, dict[str, Any] | None] = {}
-        self._records: asyncio.Queue[tuple[CallEnded, int | None]] = asyncio.Queue(
-            record_queue_size
-        )
+        self._lookup_timeout = lookup_timeout
+        self._lookup = lookup_customer
+        self._customers: CustomerCache | None = None  # made on the loop, in run()
+        # per live call: its caller number (for look-ups by account) and the
+        # key its look-up used, so the record gets the customer id
+        self._callers: dict[CallId, str] = {}
+        self._records: asyncio.Queue[CallEnded] = asyncio.Queue(record_queue_size)
 
     async def run(self, stream: asyncio.Queue[StreamItem]) -> None:
         """Drain `stream` forever (cancel to stop), writing records beside it."""
-        async with asyncio.TaskGroup() as tasks:
-            if self._save is not None:
-                tasks.create_task(self._write_records(), name="cti-record-writer")
-            while True:
-                item = await stream.get()
-                await self.handle(item)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                if self._save is not None:
+                    tasks.create_task(self._write_records(), name="cti-record-writer")
+                while True:
+                    item = await stream.get()
+                    await self.handle(item)
+        finally:
+            if self._customers is not None:
+                await self._customers.close()
 
     async def handle(self, item: StreamItem) -> None:
         """Apply one stream item; never raises (failures are logged and counted)."""
@@ -123,7 +130,11 @@ class Engine:
         if isinstance(item, Event):
             self.stats.events += 1
             domain = from_ami(item)
-            return self.model.apply(domain, now) if domain is not None else []
+            if domain is None:
+                return []
+            if self._lookup is not None:
+                self._prefetch(domain)
+            return self.model.apply(domain, now)
         if isinstance(item, Snapshot):
             self.stats.snapshots += 1
             return self.apply_snapshot(item.results, now)
@@ -143,20 +154,19 @@ class Engine:
         for out in outputs:
             if isinstance(out, ScreenPop):
                 self.stats.pops += 1
-                payload = out.to_json()
-                payload["customer"] = await self._customer_for(out)
-                publish.publish_to_interface(out.interface, payload)
+                publish.publish_to_interface(out.interface, self._pop_payload(out))
             elif isinstance(out, CallAnswered):
                 self._to_recipients(out.recipients, out.to_json())
             elif isinstance(out, RingEnded):
                 publish.publish_to_interface(out.interface, out.to_json())
             elif isinstance(out, CallEnded):
+                self._callers.pop(out.call_id, None)
+                customer = self._cached_customer(out.account, out.caller_number)
                 payload = out.to_json()
-                customer = self._customers.pop(out.call_id, None)
                 payload["customer"] = customer
                 self._to_recipients(out.recipients, payload)
                 publish.publish_to_role(SUPERVISOR_ROLE, payload)
-                self._queue_record(out, customer)
+                self._queue_record(out)
             elif isinstance(out, AgentStateChanged | QueueUpdated):
                 publish.publish_to_role(SUPERVISOR_ROLE, out.to_json())
 
@@ -164,61 +174,103 @@ class Engine:
         for interface in recipients:
             self._publisher.publish_to_interface(interface, payload)
 
-    async def _customer_for(self, pop: ScreenPop) -> dict[str, Any] | None:
-        if pop.call_id in self._customers:
-            return self._customers[pop.call_id]
-        if self._lookup is None:
-            return None
-        try:
-            customer = await asyncio.wait_for(
-                self._lookup(pop.account, pop.caller_number), self._lookup_timeout
-            )
-        except TimeoutError:
-            # A pop without the customer beats a late pop: the agent still
-            # sees the caller and the IVR data while the database is slow.
-            self.stats.lookup_timeouts += 1
-            log.warning("customer look-up timed out for call %s", pop.call_id)
-            return None
-        except Exception:
-            self.stats.failures += 1
-            log.exception("customer look-up failed for call %s", pop.call_id)
-            return None
-        self._customers[pop.call_id] = customer
-        return customer
+    # -- customers ---------------------------------------------------------------
 
-    def _queue_record(self, ended: CallEnded, customer: dict[str, Any] | None) -> None:
+    def _cache(self) -> CustomerCache | None:
+        if self._customers is None and self._lookup is not None:
+            self._customers = CustomerCache(self._lookup, timeout=self._lookup_timeout)
+        return self._customers
+
+    def _prefetch(self, event: DomainEvent) -> None:
+        """Start the customer look-up as soon as its key is known, long before a pop."""
+        cache = self._cache()
+        if cache is None:
+            return
+        if isinstance(event, ChannelCreated):
+            if event.channel == ChannelId(event.call) and event.caller_number:
+                self._callers[event.call] = event.caller_number
+                cache.prefetch(None, event.caller_number)
+        elif isinstance(event, VariableSet):
+            if event.name == _ACCOUNT_VARIABLE and event.value:
+                phone = self._callers.get(event.call)
+                if phone is not None:
+                    cache.prefetch(event.value, phone)
+        elif isinstance(event, IvrStepped):
+            account = dict(event.values).get("Account")
+            phone = self._callers.get(event.call)
+            if account and phone is not None:
+                cache.prefetch(account, phone)
+
+    def _cached_customer(self, account: str | None, phone: str) -> dict[str, Any] | None:
+        cache = self._cache()
+        return cache.peek(account, phone)[1] if cache is not None else None
+
+    def _pop_payload(self, pop: ScreenPop) -> dict[str, Any]:
+        payload = pop.to_json()
+        cache = self._cache()
+        if cache is None:
+            payload["customer"], payload["customer_pending"] = None, False
+            return payload
+        ready, customer = cache.peek(pop.account, pop.caller_number)
+        payload["customer"], payload["customer_pending"] = customer, not ready
+        if not ready:
+            # Send the pop now; the customer follows as `call_customer`.
+            self.stats.customers_late += 1
+
+            def _follow_up(found: dict[str, Any] | None, failed: bool) -> None:
+                update = CustomerFound(pop.call_id, pop.interface, found, failed)
+                self._publisher.publish_to_interface(pop.interface, update.to_json())
+
+            cache.when_ready(pop.account, pop.caller_number, _follow_up)
+        return payload
+
+    def _queue_record(self, ended: CallEnded) -> None:
         if self._save is None:
             return
-        customer_id = customer.get("id") if customer else None
         try:
-            self._records.put_nowait((ended, customer_id if isinstance(customer_id, int) else None))
+            self._records.put_nowait(ended)
         except asyncio.QueueFull:
             self.stats.records_dropped += 1
             log.error("call record queue full, record for %s dropped", ended.call_id)
 
+    async def _customer_id(self, ended: CallEnded) -> int | None:
+        # The writer may wait for a look-up still running; the intake never does.
+        cache = self._cache()
+        if cache is None:
+            return None
+        customer = await cache.get(ended.account, ended.caller_number)
+        customer_id = customer.get("id") if customer else None
+        return customer_id if isinstance(customer_id, int) else None
+
     async def _write_records(self) -> None:
+        # One transaction per batch: under load the records of many calls
+        # share a commit instead of each paying for its own.
         assert self._save is not None
         while True:
-            ended, customer_id = await self._records.get()
+            ended = [await self._records.get()]
+            while len(ended) < _RECORD_BATCH and not self._records.empty():
+                ended.append(self._records.get_nowait())
             try:
-                await self._save_with_retry(ended, customer_id)
+                batch = [(call, await self._customer_id(call)) for call in ended]
+                await self._save_with_retry(batch)
             finally:
-                self._records.task_done()
+                for _ in ended:
+                    self._records.task_done()
 
-    async def _save_with_retry(self, ended: CallEnded, customer_id: int | None) -> None:
+    async def _save_with_retry(self, batch: list[tuple[CallEnded, int | None]]) -> None:
         assert self._save is not None
         delay = 0.1
         for attempt in range(1, 6):
             try:
-                await self._save(ended, customer_id)
+                await self._save(batch)
                 return
             except Exception:
                 self.stats.failures += 1
-                log.exception("could not store call record %s (try %d)", ended.call_id, attempt)
+                log.exception("could not store %d call record(s) (try %d)", len(batch), attempt)
                 await asyncio.sleep(delay)
                 delay *= 4
-        self.stats.records_dropped += 1
-        log.error("giving up on call record %s", ended.call_id)
+        self.stats.records_dropped += len(batch)
+        log.error("giving up on call records %s", ", ".join(e.call_id for e, _ in batch))
 
     async def flush_records(self) -> None:
         """Wait until every queued record is written (tests, shutdown)."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cti.customers import CustomerFound
 from cti.ids import CallId, ChannelId, Interface, QueueName
 from cti.model.outputs import (
     AgentStateChanged,
@@ -136,6 +137,8 @@ _DOCS: dict[str, str] = {
     "member_name": "queue member name of the agent",
     "late": "true when the ring happened while the AMI link was down (pop sent after resync)",
     "customer": "customer record found by account or caller number, else null",
+    "customer_pending": "true when the look-up was still running: a call_customer event follows",
+    "lookup_failed": "true when the database could not be asked (not the same as no record)",
     "recipients": "agents that were popped for the call",
     "outcome": "answered, abandoned, unanswered or failed",
     "answered_by": "interface that answered, null if nobody",
@@ -240,7 +243,13 @@ def _entries() -> list[_Entry]:
             _POP,
             "the agent(s) whose interface is ringing, every open tab",
             "A call rings the agent's device: everything known about the caller.",
-            {"customer": _CUSTOMER},
+            {"customer": _CUSTOMER, "customer_pending": False},
+        ),
+        _model_entry(
+            CustomerFound(_CALL, _ALICE, _CUSTOMER),
+            "the agent of a pop sent with `customer_pending: true`",
+            "The customer look-up that pop went out without has finished: fill the card in "
+            "(`customer` is null when no record matches).",
         ),
         _model_entry(
             _ANSWERED,

@@ -121,12 +121,17 @@ async def test_alice_alone_gets_the_pop_with_the_customer_and_the_call_is_stored
         assert len(sent) > 50
 
         frames = await until(alice, "call_ended")
-        kinds = [f["type"] for f in frames]
+        # The whole call is sent at once here, faster than a database look-up:
+        # the pop does not wait for it, and the customer follows on its own
+        # (`call_customer`). With a real IVR the look-up is done before the pop.
+        late_customer = [f for f in frames if f["type"] == "call_customer"]
+        call_frames = [f for f in frames if f["type"] != "call_customer"]
+        kinds = [f["type"] for f in call_frames]
         assert kinds == ["screen_pop", "call_answered", "call_ended"], kinds
-        pop, answered, ended = frames
+        pop, answered, ended = call_frames
         seqs = [f["seq"] for f in frames]
         assert seqs == sorted(seqs)
-        assert len(set(seqs)) == 3
+        assert len(set(seqs)) == len(frames)
 
         assert pop["call_id"] == call_id
         assert pop["interface"] == ALICE
@@ -138,8 +143,17 @@ async def test_alice_alone_gets_the_pop_with_the_customer_and_the_call_is_stored
         assert steps["menu"] == {"Choice": "1"}
         assert steps["account"] == {"Account": "23456"}
         assert pop["variables"]["CTI_ACCOUNT"] == "23456"
-        customer = pop["customer"]
-        assert customer is not None, "no customer record in the pop"
+        if pop["customer_pending"]:
+            assert pop["customer"] is None
+            if not late_customer:
+                late_customer = [await recv(alice)]
+            assert [f["type"] for f in late_customer] == ["call_customer"]
+            assert late_customer[0]["call_id"] == call_id
+            customer = late_customer[0]["customer"]
+        else:
+            assert late_customer == []
+            customer = pop["customer"]
+        assert customer is not None, "no customer record for the pop"
         assert customer["name"] == "Grace Hopper"
         assert customer["account"] == "23456"
         assert "15551230001" in customer["phones"]

@@ -156,6 +156,7 @@ const RING_ENDED = {
 const HANDLERS = {
   screen_pop: renderPop,
   call_answered: (e) => markCall(e.call_id, "answered", "answered by " + e.interface),
+  call_customer: fillCustomer,
   ring_ended: (e) => markCall(e.call_id, "ended", RING_ENDED[e.reason] || "stopped ringing"),
   call_ended: (e) => {
     const talk = e.talk_seconds != null ? ", talked " + Math.round(e.talk_seconds) + " s" : "";
@@ -190,16 +191,7 @@ function renderPop(pop) {
   card.append(el("span", pop.late ? "ringing (late)" : "ringing", "badge"));
   card.append(el("h3", (pop.caller_name || "Unknown caller") + " · " + pop.caller_number));
 
-  const c = pop.customer;
-  if (c) {
-    const box = el("div", null, "customer");
-    const dl = el("dl");
-    addRow(dl, "Customer", c.name);
-    addRow(dl, "Account", c.account);
-    addRow(dl, "Notes", c.notes);
-    box.append(dl);
-    card.append(box);
-  }
+  card.append(customerBox(pop.customer, pop.customer_pending ? "looking up customer…" : null));
 
   const dl = el("dl");
   addRow(dl, "Dialed", pop.dialed_number);
@@ -226,6 +218,31 @@ function renderPop(pop) {
   }
   card.append(el("small", "call " + pop.call_id, "muted"));
   placeCard(pop.call_id, card);
+}
+
+// The customer block of a card: the record, a pending note, or "no record".
+function customerBox(c, pending) {
+  const box = el("div", null, "customer");
+  const dl = el("dl");
+  if (c) {
+    addRow(dl, "Customer", c.name);
+    addRow(dl, "Account", c.account);
+    addRow(dl, "Notes", c.notes);
+  } else {
+    addRow(dl, "Customer", pending || "no customer record");
+  }
+  box.append(dl);
+  return box;
+}
+
+// A pop went out before its customer look-up finished: fill the card in.
+function fillCustomer(e) {
+  const card = cardFor(e.call_id);
+  if (!card) return;
+  const old = card.querySelector(".customer");
+  const box = customerBox(e.customer, e.lookup_failed ? "customer look-up failed" : null);
+  if (old) old.replaceWith(box);
+  else card.append(box);
 }
 
 function renderSnapshotCall(call) {

@@ -1,0 +1,155 @@
+"""Customer look-ups for screen-pops, kept off the pop's critical path.
+
+Strategy: a database round trip (3 ms idle, hundreds under load, measured by
+benchmarks/screen_pop_latency.py) must never delay a pop, and a pop must not
+wait for the engine to finish someone else's. So look-ups start early: the
+engine asks for the caller's number when the call's first channel appears
+and for the account as soon as the IVR collects it, seconds before any agent
+rings. By then the answer is usually cached and goes into the pop itself.
+When it is not, the pop leaves at once marked `customer_pending` and a
+`call_customer` event follows when the look-up finishes.
+
+The cache is keyed by (account, caller number), bounded, and entries expire
+so edits to a customer show up on later calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from cti.ids import CallId, Interface
+
+__all__ = ["CustomerCache", "CustomerFound", "CustomerLookup"]
+
+log = logging.getLogger("cti.customers")
+
+# (account, caller number) -> JSON-ready customer record, or None
+CustomerLookup = Callable[[str | None, str], Awaitable[dict[str, Any] | None]]
+_Key = tuple[str | None, str]
+_Outcome = tuple[bool, dict[str, Any] | None]  # (failed, customer)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFound:
+    """The look-up a pop went out without has finished (customer may be None)."""
+
+    type: ClassVar[str] = "call_customer"
+    call_id: CallId
+    interface: Interface
+    customer: dict[str, Any] | None
+    lookup_failed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "call_id": self.call_id,
+            "interface": self.interface,
+            "customer": self.customer,
+            "lookup_failed": self.lookup_failed,
+        }
+
+
+class CustomerCache:
+    def __init__(
+        self,
+        lookup: CustomerLookup,
+        *,
+        timeout: float = 5.0,
+        ttl: float = 60.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lookup = lookup
+        self._timeout = timeout
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._done: OrderedDict[_Key, tuple[float, dict[str, Any] | None]] = OrderedDict()
+        self._running: dict[_Key, asyncio.Task[_Outcome]] = {}
+        self.failures = 0
+
+    def prefetch(self, account: str | None, phone: str) -> None:
+        """Start a look-up for this key unless it is cached or under way."""
+        key = (account or None, phone)
+        if key in self._running or self._fresh(key):
+            return
+        task = asyncio.get_running_loop().create_task(self._fetch(key), name="cti-customer")
+        self._running[key] = task
+
+    def peek(self, account: str | None, phone: str) -> tuple[bool, dict[str, Any] | None]:
+        """(ready, customer): the cached answer if there is one."""
+        key = (account or None, phone)
+        entry = self._fresh(key)
+        return (True, entry[1]) if entry is not None else (False, None)
+
+    def when_ready(
+        self,
+        account: str | None,
+        phone: str,
+        then: Callable[[dict[str, Any] | None, bool], None],
+    ) -> None:
+        """Call `then(customer, failed)` once the look-up for this key ends."""
+        key = (account or None, phone)
+        self.prefetch(account, phone)
+        task = self._running.get(key)
+        if task is None:  # finished between peek and now
+            entry = self._fresh(key)
+            then(entry[1] if entry else None, entry is None)
+            return
+
+        def _done(t: asyncio.Task[_Outcome]) -> None:
+            failed, customer = (True, None) if t.cancelled() else t.result()
+            then(customer, failed)
+
+        task.add_done_callback(_done)
+
+    async def get(self, account: str | None, phone: str) -> dict[str, Any] | None:
+        """The customer for this key, waiting for (or starting) its look-up.
+
+        For paths that may wait, such as writing the call record; None when
+        no record matches or the look-up failed.
+        """
+        ready, customer = self.peek(account, phone)
+        if ready:
+            return customer
+        self.prefetch(account, phone)
+        task = self._running.get((account or None, phone))
+        if task is None:
+            return self.peek(account, phone)[1]
+        return (await asyncio.shield(task))[1]
+
+    async def close(self) -> None:
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    def _fresh(self, key: _Key) -> tuple[float, dict[str, Any] | None] | None:
+        entry = self._done.get(key)
+        if entry is None:
+            return None
+        if self._clock() - entry[0] > self._ttl:
+            del self._done[key]
+            return None
+        return entry
+
+    async def _fetch(self, key: _Key) -> _Outcome:
+        try:
+            async with asyncio.timeout(self._timeout):
+                customer = await self._lookup(*key)
+        except Exception:
+            # not cached: the next call from this number tries again
+            self.failures += 1
+            log.warning("customer look-up failed for account=%r phone=%r", *key, exc_info=True)
+            return True, None
+        finally:
+            self._running.pop(key, None)
+        self._done[key] = (self._clock(), customer)
+        while len(self._done) > self._max:
+            self._done.popitem(last=False)
+        return False, customer

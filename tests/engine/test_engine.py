@@ -1,0 +1,163 @@
+"""The engine with the recorded queue_answered trace: pops never wait for the
+database, customers follow when late, records are stored in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cti.ami.protocol import AmiParser, Event
+from cti.engine import Engine
+from cti.model.model import Model
+from cti.model.outputs import CallEnded
+
+TRACES = Path(
+    os.environ.get(
+        "CTI_TRACES", Path(__file__).resolve().parents[3] / "shared" / "traces" / "asterisk-22"
+    )
+)
+ALICE = "PJSIP/1001"
+GRACE = {"id": 1, "name": "Grace Hopper", "account": "23456", "notes": "", "phones": []}
+
+
+class Publisher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def publish_to_interface(self, interface: str, payload: Mapping[str, Any]) -> None:
+        self.sent.append((interface, dict(payload)))
+
+    def publish_to_role(self, role: str, payload: Mapping[str, Any]) -> None:
+        self.sent.append((f"role:{role}", dict(payload)))
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [p for _, p in self.sent if p["type"] == kind]
+
+
+class Directory:
+    """A customer look-up that answers after `delay` (a slow database)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.asked: list[tuple[str | None, str]] = []
+
+    async def lookup(self, account: str | None, phone: str) -> dict[str, Any] | None:
+        self.asked.append((account, phone))
+        await asyncio.sleep(self.delay)
+        return GRACE if account == "23456" or phone == "15551230001" else None
+
+
+def trace_events(name: str) -> list[Event]:
+    parser = AmiParser()
+    events: list[Event] = []
+    with (TRACES / name).open(encoding="utf-8") as fh:
+        for line in fh:
+            frame = json.loads(line)
+            if frame["src"] == "ami":
+                events += [m for m in parser.feed(frame["raw"].encode()) if isinstance(m, Event)]
+    return events
+
+
+async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None:
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 (the engine offers no event to wait on)
+            await asyncio.sleep(0.01)
+
+
+async def feed(engine: Engine, events: Sequence[Event], pause: float = 0.0) -> None:
+    for event in events:
+        await engine.handle(event)
+        if pause:
+            await asyncio.sleep(pause)
+
+
+async def test_customer_found_during_the_ivr_is_in_the_pop() -> None:
+    publisher, directory = Publisher(), Directory(delay=0.001)
+    engine = Engine(model=Model(), publisher=publisher, lookup_customer=directory.lookup)
+    # a little time between events stands for the seconds a caller spends in the IVR
+    await feed(engine, trace_events("queue_answered.jsonl"), pause=0.0005)
+    (pop,) = publisher.of_type("screen_pop")
+    assert pop["customer"] == GRACE
+    assert pop["customer_pending"] is False
+    assert publisher.of_type("call_customer") == []
+    # looked up by number when the call appeared, then by the account entered
+    assert directory.asked == [(None, "15551230001"), ("23456", "15551230001")]
+
+
+async def test_a_slow_database_never_delays_the_pop() -> None:
+    publisher, directory = Publisher(), Directory(delay=0.3)
+    engine = Engine(model=Model(), publisher=publisher, lookup_customer=directory.lookup)
+    started = asyncio.get_running_loop().time()
+    await feed(engine, trace_events("queue_answered.jsonl"))
+    assert asyncio.get_running_loop().time() - started < 0.25
+    (pop,) = publisher.of_type("screen_pop")
+    assert pop["interface"] == ALICE
+    assert pop["customer"] is None
+    assert pop["customer_pending"] is True
+    await eventually(lambda: bool(publisher.of_type("call_customer")))
+    (late,) = [(i, p) for i, p in publisher.sent if p["type"] == "call_customer"]
+    assert late == (
+        ALICE,
+        {
+            "type": "call_customer",
+            "call_id": pop["call_id"],
+            "interface": ALICE,
+            "customer": GRACE,
+            "lookup_failed": False,
+        },
+    )
+    assert engine.stats.customers_late == 1
+
+
+async def test_a_failing_lookup_is_reported_not_fatal() -> None:
+    publisher = Publisher()
+
+    async def broken(account: str | None, phone: str) -> dict[str, Any] | None:
+        raise ConnectionError("database down")
+
+    engine = Engine(model=Model(), publisher=publisher, lookup_customer=broken)
+    await feed(engine, trace_events("queue_answered.jsonl"))
+    await eventually(lambda: bool(publisher.of_type("call_customer")))
+    (late,) = publisher.of_type("call_customer")
+    assert late["lookup_failed"] is True
+    assert late["customer"] is None
+    ended = [(to, p["outcome"]) for to, p in publisher.sent if p["type"] == "call_ended"]
+    assert ended == [(ALICE, "answered"), ("role:supervisor", "answered")]
+    assert engine.stats.failures == 0  # a look-up failure is counted by the cache
+
+
+async def test_records_are_written_in_batches_and_retried() -> None:
+    batches: list[list[str]] = []
+    fail_once = [True]
+
+    async def save(records: Sequence[tuple[CallEnded, int | None]]) -> None:
+        if fail_once[0]:
+            fail_once[0] = False
+            raise ConnectionError("database restarting")
+        batches.append([ended.call_id for ended, _ in records])
+
+    engine = Engine(model=Model(), publisher=Publisher(), save_records=save)
+    events = [
+        *trace_events("queue_answered.jsonl"),
+        *trace_events("queue_abandon.jsonl"),
+        *trace_events("internal_call.jsonl"),
+    ]
+    stream: asyncio.Queue[Any] = asyncio.Queue()
+    for event in events:
+        stream.put_nowait(event)
+    runner = asyncio.create_task(engine.run(stream))
+    try:
+        await eventually(lambda: sum(map(len, batches)) >= 3)
+        await engine.flush_records()
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    written = [call for batch in batches for call in batch]
+    assert sorted(written) == sorted({*written})  # each call once
+    assert len(written) == 3
+    assert engine.stats.failures == 1
+    assert engine.stats.records_dropped == 0
