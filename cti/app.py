@@ -76,6 +76,9 @@ class CtiService:
             log_level="warning",
             lifespan="on",
             ws_ping_interval=20.0,
+            # Pops are small and sent to one agent each: compressing every
+            # frame cost more CPU than it saved bytes (screen_pop_latency.py).
+            ws_per_message_deflate=False,
         )
         server = uvicorn.Server(config)
         return cls(settings, store, hub, model, engine, client, app, server)

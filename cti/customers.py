@@ -79,6 +79,13 @@ class CustomerCache:
         key = (account or None, phone)
         if key in self._running or self._fresh(key):
             return
+        if key[0] is not None:
+            by_phone = self._fresh((None, phone))
+            if by_phone is not None and by_phone[1] and by_phone[1].get("account") == key[0]:
+                # the caller typed the account of the customer their number found:
+                # the same answer, no second query
+                self._store(key, by_phone[1])
+                return
         task = asyncio.get_running_loop().create_task(self._fetch(key), name="cti-customer")
         self._running[key] = task
 
@@ -149,7 +156,10 @@ class CustomerCache:
             return True, None
         finally:
             self._running.pop(key, None)
+        self._store(key, customer)
+        return False, customer
+
+    def _store(self, key: _Key, customer: dict[str, Any] | None) -> None:
         self._done[key] = (self._clock(), customer)
         while len(self._done) > self._max:
             self._done.popitem(last=False)
-        return False, customer

@@ -84,8 +84,21 @@ async def test_customer_found_during_the_ivr_is_in_the_pop() -> None:
     assert pop["customer"] == GRACE
     assert pop["customer_pending"] is False
     assert publisher.of_type("call_customer") == []
-    # looked up by number when the call appeared, then by the account entered
-    assert directory.asked == [(None, "15551230001"), ("23456", "15551230001")]
+    # looked up by number when the call appeared; the account entered is the
+    # account of the customer found, so no second query
+    assert directory.asked == [(None, "15551230001")]
+
+
+async def test_an_account_of_someone_else_is_looked_up() -> None:
+    publisher, directory = Publisher(), Directory(delay=0.001)
+    engine = Engine(model=Model(), publisher=publisher, lookup_customer=directory.lookup)
+    events = trace_events("queue_answered.jsonl")
+    for event in events:  # a caller typing an account that is not the number's
+        if event.name == "VarSet" and event.fields.get("Variable") == "CTI_ACCOUNT":
+            event = Event("VarSet", {**event.fields, "Value": "77777"})
+        await engine.handle(event)
+        await asyncio.sleep(0.0005)
+    assert directory.asked == [(None, "15551230001"), ("77777", "15551230001")]
 
 
 async def test_a_slow_database_never_delays_the_pop() -> None:
