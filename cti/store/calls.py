@@ -10,6 +10,7 @@ SQLite and PostgreSQL both support with the same shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from cti.model.outputs import CallEnded, IvrStep
 from cti.store.records import CallRecord
 from cti.store.tables import CallRecordRow
 
-__all__ = ["recent_call_records", "row_values", "upsert_call_record"]
+__all__ = ["recent_call_records", "row_values", "upsert_call_record", "upsert_call_records"]
 
 
 def _utc(epoch: float) -> datetime:
@@ -73,6 +74,48 @@ async def upsert_call_record(
     )
     result = await session.execute(stmt.returning(CallRecordRow.id))
     return result.first() is not None
+
+
+_MANY: dict[str, Any] = {}  # dialect name -> the upsert statement, built once
+
+
+def _upsert_many(dialect: str) -> Any:
+    stmt = _MANY.get(dialect)
+    if stmt is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        new = insert(CallRecordRow)
+        columns = [
+            c.name for c in CallRecordRow.__table__.columns if c.name not in ("id", "call_id")
+        ]
+        updates: dict[str, Any] = {name: new.excluded[name] for name in columns}
+        updates["customer_id"] = func.coalesce(new.excluded.customer_id, CallRecordRow.customer_id)
+        stmt = _MANY[dialect] = new.on_conflict_do_update(
+            index_elements=[CallRecordRow.call_id],
+            set_=updates,
+            where=CallRecordRow.ended_by_resync & ~new.excluded.ended_by_resync,
+        )
+    return stmt
+
+
+async def upsert_call_records(
+    session: AsyncSession, records: Sequence[tuple[CallEnded, int | None]]
+) -> None:
+    """Like `upsert_call_record` for many calls, in one statement.
+
+    One call id may appear once per statement (PostgreSQL refuses to update a
+    row twice), so within a batch the same rule picks one: a real hang-up
+    over a resync guess, else the first.
+    """
+    chosen: dict[str, tuple[CallEnded, int | None]] = {}
+    for ended, customer_id in records:
+        kept = chosen.get(ended.call_id)
+        if kept is None or (kept[0].ended_by_resync and not ended.ended_by_resync):
+            chosen[ended.call_id] = (ended, customer_id)
+    if not chosen:
+        return
+    dialect = session.get_bind().dialect.name
+    rows = [row_values(ended, customer_id) for ended, customer_id in chosen.values()]
+    await session.execute(_upsert_many(dialect), rows)
 
 
 def _to_record(row: CallRecordRow) -> CallRecord:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, bindparam, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cti.store.phones import normalize_phone, phone_candidates
 from cti.store.records import CustomerRecord
@@ -46,26 +46,48 @@ async def customer_by_id(session: AsyncSession, customer_id: int) -> CustomerRec
     return _to_record(row) if row is not None else None
 
 
+def _lookup_statement() -> Select[int, str, str | None, str, str | None]:
+    customers, phones = Customer.__table__, CustomerPhone.__table__
+    by_phone = select(phones.c.customer_id).where(
+        phones.c.number.in_(bindparam("numbers", expanding=True))
+    )
+    return (
+        select(customers.c.id, customers.c.name, customers.c.account, customers.c.notes)
+        .add_columns(phones.c.number)
+        .select_from(customers.outerjoin(phones, phones.c.customer_id == customers.c.id))
+        .where(or_(customers.c.account == bindparam("account"), customers.c.id.in_(by_phone)))
+        .order_by(customers.c.id, phones.c.id)
+    )
+
+
+# Built once: look-ups run for every inbound call, and one Core statement with
+# a cached compiled form costs a fraction of the ORM's two or three queries.
+_LOOKUP = _lookup_statement()
+
+
 async def lookup_customer(
-    session: AsyncSession, *, account: str | None, phone: str | None
+    conn: AsyncConnection, *, account: str | None, phone: str | None
 ) -> CustomerRecord | None:
     account = account.strip() if account else None
-    if account:
-        row = await session.scalar(select(Customer).where(Customer.account == account))
-        if row is not None:
-            return _to_record(row)
     candidates = phone_candidates(phone) if phone else ()
-    if not candidates:
+    if not account and not candidates:
         return None
-    rows = await session.execute(
-        select(CustomerPhone.number, Customer)
-        .join(Customer, CustomerPhone.customer_id == Customer.id)
-        .where(CustomerPhone.number.in_(candidates))
-    )
-    by_number = {number: customer for number, customer in rows}
+    result = await conn.execute(_LOOKUP, {"account": account, "numbers": list(candidates)})
+    found: dict[int, CustomerRecord] = {}
+    for cid, name, acct, notes, number in result:
+        known = found.get(cid)
+        numbers = known.phones if known else ()
+        if number is not None:
+            numbers = (*numbers, number)
+        found[cid] = CustomerRecord(id=cid, name=name, account=acct, notes=notes, phones=numbers)
+    if account:
+        for record in found.values():
+            if record.account == account:
+                return record
     for candidate in candidates:  # exact form before the other NANP form
-        if candidate in by_number:
-            return _to_record(by_number[candidate])
+        for record in found.values():
+            if candidate in record.phones:
+                return record
     return None
 
 

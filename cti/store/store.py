@@ -192,8 +192,9 @@ class Store:
         self, *, account: str | None, phone: str | None
     ) -> CustomerRecord | None:
         """By account first, then by phone (normalized; NANP with or without the 1)."""
-        async with self._transaction("lookup customer") as session:
-            return await _customers.lookup_customer(session, account=account, phone=phone)
+        with translate_errors("lookup customer"):
+            async with self.engine.connect() as conn:
+                return await _customers.lookup_customer(conn, account=account, phone=phone)
 
     async def lookup_customer_json(
         self, account: str | None, phone: str | None
@@ -244,8 +245,7 @@ class Store:
         if not records:
             return
         async with self._transaction("save call records") as session:
-            for ended, customer_id in records:
-                await _calls.upsert_call_record(session, ended, customer_id)
+            await _calls.upsert_call_records(session, records)
 
     async def recent_call_records(self, limit: int = 50) -> list[CallRecord]:
         """The most recently ended calls, newest first."""

@@ -98,3 +98,26 @@ async def test_recent_newest_first_with_limit(store: Store) -> None:
     assert [r.call_id for r in records] == ["c4", "c3", "c2"]
     assert len(await store.recent_call_records(50)) == 5
     assert await store.recent_call_records(0) == []
+
+
+async def test_batch_save_writes_each_call_once(store: Store) -> None:
+    ada = await store.create_customer("Ada", account="42")
+    first = call_ended("1764331400.1")
+    guessed = call_ended("1764331400.2", ended_by_resync=True, outcome="unanswered")
+    real = replace(guessed, ended_by_resync=False, outcome="answered")
+    # in one batch: a resync guess and the real hang-up of the same call
+    await store.save_call_records([(first, ada.id), (guessed, None), (real, None)])
+    await store.save_call_records([(first, None)])  # again: changes nothing
+    records = {r.call_id: r for r in await store.recent_call_records(10)}
+    assert set(records) == {first.call_id, real.call_id}
+    assert records[first.call_id].customer_id == ada.id
+    assert records[real.call_id].outcome == "answered"
+    assert not records[real.call_id].ended_by_resync
+    # a later batch with the real hang-up replaces an earlier guess
+    late = call_ended("1764331400.3", ended_by_resync=True, outcome="unanswered")
+    await store.save_call_records([(late, None)])
+    await store.save_call_records([(replace(late, ended_by_resync=False), ada.id)])
+    (stored,) = [r for r in await store.recent_call_records(10) if r.call_id == late.call_id]
+    assert not stored.ended_by_resync
+    assert stored.customer_id == ada.id
+    await store.save_call_records([])
