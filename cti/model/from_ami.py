@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from cti.ami.fields import FrameFields
 from cti.ami.protocol import Event
 from cti.ids import BridgeId, CallId, ChannelId, Interface, QueueName
 from cti.model.events import (
@@ -88,6 +89,10 @@ def _hangup(f: _Fields) -> ChannelHungUp:
 
 
 def _varset(f: _Fields) -> VariableSet | None:
+    # Most VarSets name other variables: reject them straight from the frame
+    # text (same answer as `f["Variable"].startswith(...)`, KeyError included).
+    if type(f) is FrameFields and not f.startswith("Variable", CTI_PREFIX):
+        return None
     name = f["Variable"]
     if not name.startswith(CTI_PREFIX):
         return None

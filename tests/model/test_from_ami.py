@@ -154,3 +154,36 @@ def test_device_registry_maps_local_channels_to_member_interfaces() -> None:
     assert reg.resolve("PJSIP/pstn") is None
     assert "PJSIP/1001" in reg
     assert len(reg) == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Variable: CTI_MENU\r\nValue: 2", "CTI_MENU"),
+        ("Variable: RTPAUDIOQOS\r\nValue: 2", None),
+        (" Variable: CTI_MENU\r\nValue: 2", "CTI_MENU"),  # odd whitespace before the key
+        ("Variable : CTI_MENU\r\nValue: 2", "CTI_MENU"),
+        (" Variable: OTHER\r\nVariable: CTI_MENU\r\nValue: 2", None),  # the first one wins
+        ("Variable: CTI_MENU\r\n  continuation\r\nValue: 2", "CTI_MENU"),
+        ("Variable:CTI_MENU\r\nValue: 2", "CTI_MENU"),
+        ("Variable:  CTI_MENU\r\nValue: 2", None),  # one space dropped, the other kept
+    ],
+)
+def test_varset_fast_path_reads_the_variable_like_the_reference(
+    raw: str, expected: str | None
+) -> None:
+    ev = _event(f"Event: VarSet\r\nUniqueid: 1.1\r\nLinkedid: 1.0\r\n{raw}\r\n\r\n")
+    as_dict = Event("VarSet", dict(ev.fields))
+    want = None if expected is None else VariableSet(ChannelId("1.1"), CallId("1.0"), expected, "2")
+    assert (
+        from_ami(_event(f"Event: VarSet\r\nUniqueid: 1.1\r\nLinkedid: 1.0\r\n{raw}\r\n\r\n"))
+        == want
+    )
+    assert from_ami(as_dict) == want
+
+
+def test_varset_without_variable_is_counted_as_malformed() -> None:
+    before = STATS.malformed.get("VarSet", 0)
+    ev = _event("Event: VarSet\r\nUniqueid: 1.1\r\nLinkedid: 1.0\r\nValue: 2\r\n\r\n")
+    assert from_ami(ev) is None
+    assert STATS.malformed["VarSet"] == before + 1
