@@ -2,9 +2,10 @@
 
 Strategy: a pure collector fed every parsed message, in order. It is shared by
 the live client and by `cti replay`, so a trace and a socket produce the same
-`ListResult`s. Asterisk 22 omits ActionID on some list items (BridgeListItem,
-seen in snapshot_mid_call.jsonl), so an item without ActionID is given to the
-open list whose action expects that item name.
+`ListResult`s. Asterisk 22 puts the ActionID on every list item it sent us
+(snapshot_mid_call.jsonl), but some versions and actions have omitted it, so
+an item without ActionID is given to the open list whose action expects that
+item name rather than mistaken for a live event.
 """
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ import pytest
 
 panoramisk_proto = pytest.importorskip("panoramisk.ami_protocol")
 
+from trace_paths import TRACES  # noqa: E402
+
 from cti.ami.protocol import AmiParser, Event  # noqa: E402
 
-TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "traces" / "asterisk-22"
 TRACE_FILES = sorted(TRACES.glob("*.jsonl"))
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 

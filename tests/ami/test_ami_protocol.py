@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trace_paths import TRACES
 
 from cti.ami.fields import parse_lines
 from cti.ami.protocol import (
@@ -21,7 +22,6 @@ from cti.ami.protocol import (
     encode_action,
 )
 
-TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "traces" / "asterisk-22"
 TRACE_FILES = sorted(TRACES.glob("*.jsonl"))
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from trace_paths import TRACES
 
 from cti.ami.fields import FrameFields, parse_lines
 from cti.ami.protocol import AmiParser, Event
 
-TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "traces" / "asterisk-22"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
 

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from trace_paths import TRACES
 
 from cti.asterisk_conf import (
     ConfError,
@@ -36,10 +37,7 @@ from cti.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = ROOT / "asterisk-conf"
 DOCKER_DIR = ROOT / "docker"
-LAB_DIR = (
-    Path(os.environ.get("CTI_TRACES", ROOT.parent / "shared" / "traces" / "asterisk-22"))
-    / "lab-config"
-)
+LAB_DIR = TRACES / "lab-config"
 CONF_FILES = sorted(p.name for p in CONF_DIR.glob("*.conf"))
 
 # What the CTI reads from the dialplan (docs/ivr.md).

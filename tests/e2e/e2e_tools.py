@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from trace_paths import TRACES
 
 from cti.ami.client import AmiClient
 from cti.ami.protocol import AmiParser, Event
@@ -35,12 +35,6 @@ __all__ = [
     "wait_for",
 ]
 
-TRACES = Path(
-    os.environ.get(
-        "CTI_TRACES",
-        Path(__file__).resolve().parents[2].parent / "shared" / "traces" / "asterisk-22",
-    )
-)
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 WAIT = 5.0  # seconds: every wait in these tests gives up after this

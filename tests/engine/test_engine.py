@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
+
+from trace_paths import TRACES
 
 from cti.ami.protocol import AmiParser, Event
 from cti.engine import Engine
 from cti.model.model import Model
 from cti.model.outputs import CallEnded
 
-TRACES = Path(
-    os.environ.get(
-        "CTI_TRACES", Path(__file__).resolve().parents[3] / "shared" / "traces" / "asterisk-22"
-    )
-)
 ALICE = "PJSIP/1001"
 GRACE = {"id": 1, "name": "Grace Hopper", "account": "23456", "notes": "", "phones": []}
 

@@ -9,22 +9,17 @@ item fields as snapshot_mid_call.jsonl.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from trace_paths import TRACES
 
 from cti.ami.lists import ListResult
 from cti.ami.protocol import AmiParser, Event, Message, Response
 from cti.model.model import Model
 from cti.replay import agent_interfaces, read_chunks, replay
 
-# the shared traces sit beside the checkout (../shared), or where CTI_TRACES says
-TRACES = Path(
-    os.environ.get(
-        "CTI_TRACES", Path(__file__).resolve().parents[3] / "shared" / "traces" / "asterisk-22"
-    )
-)
 ALL_TRACES = sorted(p.stem for p in TRACES.glob("*.jsonl"))
 
 

@@ -10,21 +10,15 @@ in which it first appears.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
-from pathlib import Path
+
+from trace_paths import TRACES
 
 from cti.ami.protocol import AmiParser, Event
 from cti.sim.ami_server import LAB_AGENTS, LAB_QUEUES
 from cti.sim.calls import CallFlow
 from cti.sim.state import SimState
 from cti.sim.traffic import Traffic
-
-TRACES = Path(
-    os.environ.get(
-        "CTI_TRACES", Path(__file__).resolve().parents[3] / "shared" / "traces" / "asterisk-22"
-    )
-)
 
 # Left out of every comparison: RTCP reports are timer-driven (their number
 # depends on call length), and SuccessfulAuth/FullyBooted belong to logins,

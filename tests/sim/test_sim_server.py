@@ -9,7 +9,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sim_tools import TRACES, parse, real_events
+from sim_tools import parse, real_events
+from trace_paths import TRACES
 
 from cti.ami.lists import ListCollector
 from cti.ami.protocol import AmiParser, Banner, Event, Message, Response, encode_action

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim_tools import TRACES
+from trace_paths import TRACES
 
 from cti.sim._templates import SEGMENTS
 from cti.sim.extract import extract, render_module

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
+from trace_paths import TRACES
 from web_fakes import SETTINGS
 
 from cti.ids import AgentLogin, Interface
@@ -18,14 +17,7 @@ from cti.web.adapters import AccountDirectory, ModelStateView
 from cti.web.app import create_app
 from cti.web.hub import Hub
 
-TRACE = (
-    Path(
-        os.environ.get(
-            "CTI_TRACES", Path(__file__).resolve().parents[3] / "shared" / "traces" / "asterisk-22"
-        )
-    )
-    / "queue_answered.jsonl"
-)
+TRACE = TRACES / "queue_answered.jsonl"
 
 
 def model_at_first_pop() -> tuple[Model, ScreenPop]:
