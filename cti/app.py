@@ -35,6 +35,7 @@ __all__ = ["CtiService", "run_demo", "run_service"]
 log = logging.getLogger("cti.app")
 
 _HTTP_START_TIMEOUT = 10.0  # seconds for uvicorn to bind
+_FLUSH_TIMEOUT = 10.0  # seconds to write the queued call records at shutdown
 
 
 @dataclass(slots=True)
@@ -114,6 +115,12 @@ class CtiService:
             self.server.should_exit = True
             self.hub.shutdown()
             await self.client.close()
+            # no more input: let the engine store the call records it holds
+            try:
+                async with asyncio.timeout(_FLUSH_TIMEOUT):
+                    await self.engine.flush_records()
+            except TimeoutError:
+                log.error("call records still unwritten at shutdown")
             for task in parts:
                 if task.get_name() != "cti-http":
                     task.cancel()

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from cti.ami.lists import ListResult
 from cti.ami.protocol import Event
@@ -58,6 +58,9 @@ class Publisher(Protocol):
 RecordSink = Callable[[Sequence[tuple[CallEnded, int | None]]], Awaitable[None]]
 _RECORD_BATCH = 200
 _ACCOUNT_VARIABLE = "CTI_ACCOUNT"
+_PENDING = object()  # a call's customer look-up has not ended yet
+# a customer record (dict), None (no record), or _PENDING
+_MaybeCustomer = object
 
 
 @dataclass(slots=True)
@@ -98,7 +101,10 @@ class Engine:
         # per live call: its caller number (for look-ups by account) and the
         # key its look-up used, so the record gets the customer id
         self._callers: dict[CallId, str] = {}
-        self._records: asyncio.Queue[CallEnded] = asyncio.Queue(record_queue_size)
+        # the customer each popped call's pop carried or was sent after it:
+        # the call's end and record reuse it (the cache entry may have expired)
+        self._found: dict[CallId, _MaybeCustomer] = {}
+        self._records: asyncio.Queue[tuple[CallEnded, object]] = asyncio.Queue(record_queue_size)
 
     async def run(self, stream: asyncio.Queue[StreamItem]) -> None:
         """Drain `stream` forever (cancel to stop), writing records beside it."""
@@ -136,7 +142,8 @@ class Engine:
                 self._prefetch(domain)
             return self.model.apply(domain, now)
         if isinstance(item, Snapshot):
-            self.stats.snapshots += 1
+            if item.complete:
+                self.stats.snapshots += 1
             return self.apply_snapshot(item.results, now)
         if isinstance(item, Connected):
             self.stats.connects += 1
@@ -161,12 +168,18 @@ class Engine:
                 publish.publish_to_interface(out.interface, out.to_json())
             elif isinstance(out, CallEnded):
                 self._callers.pop(out.call_id, None)
-                customer = self._cached_customer(out.account, out.caller_number)
+                found = self._found.pop(out.call_id, _PENDING)
+                known = found is not _PENDING
+                customer = (
+                    cast(dict[str, Any] | None, found)
+                    if known
+                    else self._cached_customer(out.account, out.caller_number)
+                )
                 payload = out.to_json()
                 payload["customer"] = customer
                 self._to_recipients(out.recipients, payload)
                 publish.publish_to_role(SUPERVISOR_ROLE, payload)
-                self._queue_record(out)
+                self._queue_record(out, customer if known else _PENDING)
             elif isinstance(out, AgentStateChanged | QueueUpdated):
                 publish.publish_to_role(SUPERVISOR_ROLE, out.to_json())
 
@@ -213,33 +226,36 @@ class Engine:
             return payload
         ready, customer = cache.peek(pop.account, pop.caller_number)
         payload["customer"], payload["customer_pending"] = customer, not ready
+        self._found.setdefault(pop.call_id, customer if ready else _PENDING)
         if not ready:
             # Send the pop now; the customer follows as `call_customer`.
             self.stats.customers_late += 1
 
             def _follow_up(found: dict[str, Any] | None, failed: bool) -> None:
+                if self._found.get(pop.call_id, None) is _PENDING and not failed:
+                    self._found[pop.call_id] = found
                 update = CustomerFound(pop.call_id, pop.interface, found, failed)
                 self._publisher.publish_to_interface(pop.interface, update.to_json())
 
             cache.when_ready(pop.account, pop.caller_number, _follow_up)
         return payload
 
-    def _queue_record(self, ended: CallEnded) -> None:
+    def _queue_record(self, ended: CallEnded, customer: _MaybeCustomer) -> None:
+        """`customer` is the pop's customer, or _PENDING when no look-up ended yet."""
         if self._save is None:
             return
         try:
-            self._records.put_nowait(ended)
+            self._records.put_nowait((ended, customer))
         except asyncio.QueueFull:
             self.stats.records_dropped += 1
             log.error("call record queue full, record for %s dropped", ended.call_id)
 
-    async def _customer_id(self, ended: CallEnded) -> int | None:
+    async def _customer_id(self, ended: CallEnded, customer: _MaybeCustomer) -> int | None:
         # The writer may wait for a look-up still running; the intake never does.
-        cache = self._cache()
-        if cache is None:
-            return None
-        customer = await cache.get(ended.account, ended.caller_number)
-        customer_id = customer.get("id") if customer else None
+        if customer is _PENDING:
+            cache = self._cache()
+            customer = await cache.get(ended.account, ended.caller_number) if cache else None
+        customer_id = customer.get("id") if isinstance(customer, dict) else None
         return customer_id if isinstance(customer_id, int) else None
 
     async def _write_records(self) -> None:
@@ -247,14 +263,14 @@ class Engine:
         # share a commit instead of each paying for its own.
         assert self._save is not None
         while True:
-            ended = [await self._records.get()]
-            while len(ended) < _RECORD_BATCH and not self._records.empty():
-                ended.append(self._records.get_nowait())
+            queued = [await self._records.get()]
+            while len(queued) < _RECORD_BATCH and not self._records.empty():
+                queued.append(self._records.get_nowait())
             try:
-                batch = [(call, await self._customer_id(call)) for call in ended]
-                await self._save_with_retry(batch)
+                ids = await asyncio.gather(*(self._customer_id(e, c) for e, c in queued))
+                await self._save_with_retry([(e, i) for (e, _), i in zip(queued, ids, strict=True)])
             finally:
-                for _ in ended:
+                for _ in queued:
                     self._records.task_done()
 
     async def _save_with_retry(self, batch: list[tuple[CallEnded, int | None]]) -> None:

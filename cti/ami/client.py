@@ -334,6 +334,9 @@ class AmiClient:
                 await self._dispatch(parser.feed(data))
         except OSError as exc:
             self._drop(f"read failed: {exc}")
+        except Exception as exc:  # a bug of ours: say so, and start a clean connection
+            log.exception("AMI reader failed")
+            self._drop(f"reader failed: {type(exc).__name__}: {exc}")
 
     async def _dispatch(self, msgs: list[Message]) -> None:
         collector, stream = self._collector, self.stream
@@ -380,11 +383,14 @@ class AmiClient:
             future.set_result(result)
         resync = self._resync
         if result.action_id in resync:
+            # Each list goes in the stream where it completed, not all of them
+            # after the last: live events that came between two lists are
+            # newer than the first and must be applied after it.
             resync[result.action_id] = result
-            done = [r for r in resync.values() if r is not None]
-            if len(done) == len(resync):
+            complete = all(r is not None for r in resync.values())
+            if complete:
                 self._resync = {}
-                await self._put(Snapshot(tuple(done), time.time()))
+            await self._put(Snapshot((result,), time.time(), complete))
 
     async def _put(self, item: StreamItem) -> None:
         if self.stream.full():

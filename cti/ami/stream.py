@@ -1,9 +1,11 @@
 """What the AMI client puts in its ordered output stream.
 
 The stream is one bounded queue, in wire order: `Connected` after each login,
-every unsolicited `Event`, one `Snapshot` once every resync list of that login
-has completed (at that point of the order), and `Disconnected` when the link
-is lost. List items and action responses never appear in it.
+every unsolicited `Event`, a `Snapshot` for each resync list of that login at
+the point of the order where the list completed (Asterisk writes a list in one
+go, so events before it are older than the list and events after it newer),
+the last one marked `complete`, and `Disconnected` when the link is lost. List
+items and action responses never appear in it.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ class Connected:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The resync lists of one login, in the order of `resync_actions`."""
+    """Resync list(s) of one login; `complete` on the login's last one."""
 
     results: tuple[ListResult, ...]
     at: float
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)

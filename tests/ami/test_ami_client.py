@@ -166,22 +166,35 @@ async def items_until(client: AmiClient, stop: Callable[[StreamItem], bool]) -> 
 
 
 def kinds(items: list[StreamItem]) -> list[str]:
-    return [i.name if isinstance(i, Event) else type(i).__name__ for i in items]
+    """Names in stream order; a resync list that is not the login's last is "SnapshotPart"."""
+    return [
+        i.name
+        if isinstance(i, Event)
+        else "SnapshotPart"
+        if isinstance(i, Snapshot) and not i.complete
+        else type(i).__name__
+        for i in items
+    ]
+
+
+def resynced(item: StreamItem) -> bool:
+    return isinstance(item, Snapshot) and item.complete
 
 
 async def test_login_resync_and_stream_order(fake: FakeAmi) -> None:
     fake.after_login = [event("Newchannel", Channel="PJSIP/1002-1")]
     async with running(fake) as client:
         await client.wait_connected(5)
-        items = await items_until(client, lambda i: isinstance(i, Snapshot))
-        assert kinds(items) == ["Connected", "FullyBooted", "Newchannel", "Snapshot"]
-        connected, snap = items[0], items[-1]
+        items = await items_until(client, resynced)
+        parts = ["SnapshotPart"] * (len(client.resync_actions) - 1)
+        assert kinds(items) == ["Connected", "FullyBooted", "Newchannel", *parts, "Snapshot"]
+        connected = items[0]
         assert isinstance(connected, Connected)
         assert connected.version == "11.0.0"
-        assert isinstance(snap, Snapshot)
-        assert [r.action for r in snap.results] == list(client.resync_actions)
-        assert all(r.complete is not None for r in snap.results)
-        bridges = next(r for r in snap.results if r.action == "BridgeList")
+        results = [r for i in items if isinstance(i, Snapshot) for r in i.results]
+        assert [r.action for r in results] == list(client.resync_actions)
+        assert all(r.complete is not None for r in results)
+        bridges = next(r for r in results if r.action == "BridgeList")
         assert [i.fields["BridgeUniqueid"] for i in bridges.items] == ["7f3a"]
         conn = fake.conns[0]
         assert conn.actions[0] == {
@@ -295,7 +308,7 @@ async def test_ping_timeout_detects_a_silent_peer_and_reconnects(fake: FakeAmi) 
         assert "Ping" in items[-1].reason  # type: ignore[union-attr]
         fake.answer_ping = True
         await fake.wait_conns(2)
-        items = await items_until(client, lambda i: isinstance(i, Snapshot))
+        items = await items_until(client, resynced)
         assert kinds(items)[0] == "Connected"
         await asyncio.sleep(0.5)  # pings answered now: the link stays up
         assert len(fake.conns) == 2
@@ -305,8 +318,9 @@ async def test_ping_timeout_detects_a_silent_peer_and_reconnects(fake: FakeAmi) 
 async def test_every_reconnect_is_followed_by_a_snapshot(fake: FakeAmi) -> None:
     async with running(fake) as client:
         for n in range(1, 4):
-            items = await items_until(client, lambda i: isinstance(i, Snapshot))
-            assert kinds(items) == ["Connected", "FullyBooted", "Snapshot"]
+            items = await items_until(client, resynced)
+            parts = ["SnapshotPart"] * (len(client.resync_actions) - 1)
+            assert kinds(items) == ["Connected", "FullyBooted", *parts, "Snapshot"]
             (await fake.wait_conns(n)).close()
             items = await items_until(client, lambda i: isinstance(i, Disconnected))
             assert kinds(items) == ["Disconnected"]

@@ -20,7 +20,7 @@ from trace_paths import TRACES
 
 from cti.ami.client import AmiClient
 from cti.ami.protocol import AmiParser, Event
-from cti.ami.stream import StreamItem
+from cti.ami.stream import Snapshot, StreamItem
 from cti.engine import Engine
 from cti.model.model import Model
 from cti.sim import FakeAsterisk
@@ -83,7 +83,9 @@ class TracingEngine(Engine):
         self.kinds: list[str] = []
 
     async def handle(self, item: StreamItem) -> None:
-        if not isinstance(item, Event):
+        if isinstance(item, Snapshot) and not item.complete:
+            self.kinds.append("SnapshotPart")
+        elif not isinstance(item, Event):
             self.kinds.append(type(item).__name__)
         await super().handle(item)
 

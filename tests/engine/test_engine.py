@@ -169,3 +169,33 @@ async def test_records_are_written_in_batches_and_retried() -> None:
     assert len(written) == 3
     assert engine.stats.failures == 1
     assert engine.stats.records_dropped == 0
+
+
+async def test_the_pops_customer_stays_with_the_call_after_the_cache_forgets() -> None:
+    publisher, directory = Publisher(), Directory(delay=0.001)
+    saved: list[tuple[str, int | None]] = []
+
+    async def save(records: Sequence[tuple[CallEnded, int | None]]) -> None:
+        saved.extend((ended.call_id, customer_id) for ended, customer_id in records)
+
+    engine = Engine(
+        model=Model(), publisher=publisher, lookup_customer=directory.lookup, save_records=save
+    )
+    events = trace_events("queue_answered.jsonl")
+    ends = next(i for i, e in enumerate(events) if e.name == "AgentComplete")
+    await feed(engine, events[:ends], pause=0.0005)
+    assert publisher.of_type("screen_pop")[0]["customer"] == GRACE
+    engine._customers._done.clear()  # type: ignore[union-attr]  # a long call: entries expired
+    asked = len(directory.asked)
+    stream: asyncio.Queue[Any] = asyncio.Queue()
+    for event in events[ends:]:
+        stream.put_nowait(event)
+    runner = asyncio.create_task(engine.run(stream))
+    try:
+        await eventually(lambda: bool(saved))
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    assert [p["customer"] for p in publisher.of_type("call_ended")] == [GRACE, GRACE]
+    assert saved == [(publisher.of_type("screen_pop")[0]["call_id"], 1)]
+    assert len(directory.asked) == asked  # no second look-up for the record
