@@ -111,7 +111,9 @@ class CustomerCache:
             return
 
         def _done(t: asyncio.Task[_Outcome]) -> None:
-            failed, customer = (True, None) if t.cancelled() else t.result()
+            if t.cancelled():  # shutting down: nobody left to tell
+                return
+            failed, customer = t.result()
             then(customer, failed)
 
         task.add_done_callback(_done)

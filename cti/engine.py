@@ -21,15 +21,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from cti.ami.lists import ListResult
 from cti.ami.protocol import Event
 from cti.ami.stream import Connected, Disconnected, Snapshot, StreamItem
 from cti.customers import CustomerCache, CustomerFound, CustomerLookup
 from cti.ids import CallId, ChannelId, Interface
-from cti.model.events import ChannelCreated, DomainEvent, IvrStepped, VariableSet
+from cti.model.events import (
+    ChannelCreated,
+    DomainEvent,
+    IvrStepped,
+    VariableSet,
+    entered_account,
+)
 from cti.model.from_ami import from_ami
 from cti.model.model import Model
 from cti.model.outputs import (
@@ -57,7 +62,6 @@ class Publisher(Protocol):
 # stores finished calls, each with the customer id its look-up found
 RecordSink = Callable[[Sequence[tuple[CallEnded, int | None]]], Awaitable[None]]
 _RECORD_BATCH = 200
-_ACCOUNT_VARIABLE = "CTI_ACCOUNT"
 _PENDING = object()  # a call's customer look-up has not ended yet
 # a customer record (dict), None (no record), or _PENDING
 _MaybeCustomer = object
@@ -75,7 +79,6 @@ class EngineStats:
     connects: int = 0
     disconnects: int = 0
     last_error: str | None = None
-    by_type: dict[str, int] = field(default_factory=dict)
 
 
 class Engine:
@@ -144,7 +147,7 @@ class Engine:
         if isinstance(item, Snapshot):
             if item.complete:
                 self.stats.snapshots += 1
-            return self.apply_snapshot(item.results, now)
+            return self.model.apply_snapshot(item.results, now)
         if isinstance(item, Connected):
             self.stats.connects += 1
             log.info("AMI connected")
@@ -152,9 +155,6 @@ class Engine:
             self.stats.disconnects += 1
             log.warning("AMI disconnected: %s", item.reason)
         return []
-
-    def apply_snapshot(self, results: Sequence[ListResult], now: float) -> list[Output]:
-        return self.model.apply_snapshot(results, now)
 
     async def route(self, outputs: Sequence[Output]) -> None:
         publish = self._publisher
@@ -203,15 +203,10 @@ class Engine:
             if event.channel == ChannelId(event.call) and event.caller_number:
                 self._callers[event.call] = event.caller_number
                 cache.prefetch(None, event.caller_number)
-        elif isinstance(event, VariableSet):
-            if event.name == _ACCOUNT_VARIABLE and event.value:
-                phone = self._callers.get(event.call)
-                if phone is not None:
-                    cache.prefetch(event.value, phone)
-        elif isinstance(event, IvrStepped):
-            account = dict(event.values).get("Account")
+        elif isinstance(event, VariableSet | IvrStepped):
+            account = entered_account(event)
             phone = self._callers.get(event.call)
-            if account and phone is not None:
+            if account is not None and phone is not None:
                 cache.prefetch(account, phone)
 
     def _cached_customer(self, account: str | None, phone: str) -> dict[str, Any] | None:

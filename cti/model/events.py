@@ -36,6 +36,7 @@ __all__ = [
     "QueueJoined",
     "QueueLeft",
     "VariableSet",
+    "entered_account",
 ]
 
 
@@ -263,3 +264,19 @@ DomainEvent = (
     | MemberRemoved
     | OriginateDone
 )
+
+
+# Where the dialplan reports an account the caller typed (docs/ivr.md): the
+# CTI_ACCOUNT variable, or an Account key of an IVRStep user event.
+_ACCOUNT_VARIABLE = "CTI_ACCOUNT"
+_ACCOUNT_KEYS = frozenset({"Account", "account", "ACCOUNT"})
+
+
+def entered_account(event: VariableSet | IvrStepped) -> str | None:
+    """The account number this event reports the caller entered, if any."""
+    if isinstance(event, VariableSet):
+        return event.value or None if event.name == _ACCOUNT_VARIABLE else None
+    for key, value in event.values:
+        if key in _ACCOUNT_KEYS and value:
+            return value
+    return None

@@ -57,6 +57,7 @@ from cti.model.events import (
     QueueJoined,
     QueueLeft,
     VariableSet,
+    entered_account,
 )
 from cti.model.interfaces import DeviceRegistry, interface_of_channel
 from cti.model.outputs import CallAnswered, IvrStep, Output, RingEnded
@@ -73,8 +74,6 @@ from cti.model.views import (
 
 __all__ = ["Model"]
 
-_ACCOUNT_VARIABLE = "CTI_ACCOUNT"
-_ACCOUNT_KEYS = frozenset({"Account", "account", "ACCOUNT"})
 _PLACEHOLDER_EXTENS = frozenset({"", "s"})
 
 
@@ -296,17 +295,18 @@ class Model:
         call = self._calls.get(e.call)
         if call is not None:
             call.variables[e.name] = e.value
-            if e.name == _ACCOUNT_VARIABLE and e.value:
-                call.account = e.value
+            account = entered_account(e)
+            if account is not None:
+                call.account = account
         return []
 
     def _on_ivr(self, e: IvrStepped, at: float) -> list[Output]:
         call = self._calls.get(e.call)
         if call is not None:
             call.ivr.append(IvrStep(e.step, e.values, at))
-            for key, value in e.values:
-                if key in _ACCOUNT_KEYS and value:
-                    call.account = value
+            account = entered_account(e)
+            if account is not None:
+                call.account = account
         return []
 
     def _on_dial_started(self, e: DialStarted, at: float) -> list[Output]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,14 +36,20 @@ FORBIDDEN = {
 }
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, package: str = "cti.model") -> set[str]:
+    """Absolute names of every module `path` imports (relative ones resolved)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -67,5 +75,30 @@ def test_the_checker_catches_an_import(tmp_path: Path) -> None:
     assert sorted(n for n in _imports(sample) if _forbidden(n)) == [
         "asyncio",
         "sqlalchemy.orm",
+        "sqlalchemy.orm.Session",
         "time",
+        "time.time",
     ]
+
+
+def test_the_checker_resolves_relative_imports(tmp_path: Path) -> None:
+    sample = tmp_path / "x.py"
+    sample.write_text("from ..engine import Engine\nfrom .. import web\nfrom . import calls\n")
+    assert sorted(n for n in _imports(sample) if _forbidden(n)) == [
+        "cti.engine",
+        "cti.engine.Engine",
+        "cti.web",
+    ]
+
+
+def test_importing_the_model_loads_no_io() -> None:
+    # Catches what reading import lines cannot: imports made indirectly.
+    code = (
+        "import sys, cti.model.model, cti.model.from_ami, cti.replay\n"
+        "print('\\n'.join(sorted(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    # `time` is built into the interpreter and always in sys.modules
+    assert sorted(n for n in loaded if _forbidden(n) and n != "time") == []
