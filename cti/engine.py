@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -56,6 +56,9 @@ SUPERVISOR_ROLE = "supervisor"
 
 class Publisher(Protocol):
     def publish_to_interface(self, interface: str, payload: Mapping[str, Any]) -> None: ...
+    def publish_to_interfaces(
+        self, interfaces: Iterable[str], payload: Mapping[str, Any]
+    ) -> None: ...
     def publish_to_role(self, role: str, payload: Mapping[str, Any]) -> None: ...
 
 
@@ -184,8 +187,8 @@ class Engine:
                 publish.publish_to_role(SUPERVISOR_ROLE, out.to_json())
 
     def _to_recipients(self, recipients: Sequence[Interface], payload: Mapping[str, Any]) -> None:
-        for interface in recipients:
-            self._publisher.publish_to_interface(interface, payload)
+        if recipients:
+            self._publisher.publish_to_interfaces(recipients, payload)
 
     # -- customers ---------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, Literal
@@ -231,6 +231,14 @@ class Hub:
     def publish_to_interface(self, interface: str, payload: Mapping[str, Any]) -> None:
         """Deliver to every user whose device is `interface` (all their tabs)."""
         self._publish(self._by_interface.get(interface), payload)
+
+    def publish_to_interfaces(self, interfaces: Iterable[str], payload: Mapping[str, Any]) -> None:
+        """`publish_to_interface` for several devices, encoding the payload once."""
+        streams: dict[int, _Stream] = {}
+        for interface in interfaces:
+            for stream in self._by_interface.get(interface) or ():
+                streams.setdefault(id(stream), stream)
+        self._publish(list(streams.values()), payload)
 
     def publish_to_role(self, role: str, payload: Mapping[str, Any]) -> None:
         """Deliver to every user whose role is `role` or above it."""

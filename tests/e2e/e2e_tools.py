@@ -57,6 +57,10 @@ class RecordingPublisher:
     def publish_to_interface(self, interface: str, payload: Mapping[str, Any]) -> None:
         self._record(f"iface:{interface}", payload)
 
+    def publish_to_interfaces(self, interfaces: Iterable[str], payload: Mapping[str, Any]) -> None:
+        for interface in interfaces:
+            self.publish_to_interface(interface, payload)
+
     def publish_to_role(self, role: str, payload: Mapping[str, Any]) -> None:
         self._record(f"role:{role}", payload)
 

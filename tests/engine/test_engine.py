@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from trace_paths import TRACES
@@ -25,6 +25,10 @@ class Publisher:
 
     def publish_to_interface(self, interface: str, payload: Mapping[str, Any]) -> None:
         self.sent.append((interface, dict(payload)))
+
+    def publish_to_interfaces(self, interfaces: Iterable[str], payload: Mapping[str, Any]) -> None:
+        for interface in interfaces:
+            self.publish_to_interface(interface, payload)
 
     def publish_to_role(self, role: str, payload: Mapping[str, Any]) -> None:
         self.sent.append((f"role:{role}", dict(payload)))

@@ -103,6 +103,24 @@ def test_payload_is_encoded_once_per_publish() -> None:
     assert bodies[0] is bodies[1]  # one json.dumps shared by every recipient
 
 
+def test_several_interfaces_share_one_encoding_and_one_seq_each() -> None:
+    hub = Hub()
+    alice, bob, sue = hub.attach(ALICE), hub.attach(BOB), hub.attach(SUE)
+    for conn in (alice, bob, sue):
+        drain(conn)
+    payload = {"type": "call_answered", "call_id": "call-1", "interface": "PJSIP/1002"}
+    # Alice listed twice: she still gets it once
+    hub.publish_to_interfaces(["PJSIP/1001", "PJSIP/1002", "PJSIP/1001"], payload)
+    assert [e["call_id"] for e in drain(alice)] == ["call-1"]
+    assert [e["call_id"] for e in drain(bob)] == ["call-1"]
+    assert drain(sue) == []
+    bodies = [s.ring[-1][1] for s in hub._streams.values() if s.ring]
+    assert len(bodies) == 2
+    assert bodies[0] is bodies[1]
+    hub.publish_to_interfaces(["PJSIP/9999"], payload)
+    assert hub.stats.undelivered == 1
+
+
 def test_events_published_while_offline_are_replayed_exactly() -> None:
     hub = Hub(replay_window=100)
     hub.register(ALICE)  # at login, before the socket opens
