@@ -14,6 +14,10 @@ Fault hooks for tests: `drop_connections()` aborts every client socket;
 stepped mode (`start_traffic(..., stepped=True)` then `await step(n)`) emits
 exactly `n` frames on demand so a test can cut the connection at any point.
 A client that stops reading is dropped once 16 MiB are buffered for it.
+
+ARI (cti.sim.ari_server) runs on its own port (`ari_port`), started and
+stopped with AMI; each tick writes the AMI frames, then flushes the ARI events
+(their mirrors and what ARI requests caused), so ARI trails AMI as recorded.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +36,9 @@ from cti.ami.protocol import AmiParser, Event
 from cti.sim.actions import first as _first
 from cti.sim.actions import parse_action as _parse_action
 from cti.sim.actions import truthy as _truthy
+from cti.sim.ari_server import AriServer
 from cti.sim.calls import LAB_AGENTS, LAB_QUEUES, AgentConfig, CallFlow, QueueConfig, Scenario
+from cti.sim.control_actions import CONTROL_ACTIONS, answer_control_action
 from cti.sim.state import SimState
 from cti.sim.steps import Fields, render_frame, render_response
 from cti.sim.trace import read_trace
@@ -71,6 +78,10 @@ class FakeAsterisk:
         epoch: float | None = None,
         seed: int = 1,
         bridge_item_action_id: bool = True,
+        ari_port: int = 0,
+        ari_username: str = "cti",
+        ari_password: str = "cti-secret",
+        playback_seconds: float = 0.8,
     ) -> None:
         self.host, self.port = host, port
         self.username, self.secret = username, secret
@@ -94,6 +105,27 @@ class FakeAsterisk:
         self._t0 = 0.0
         self._next_session = 0x7F8DC8001A00
         self._listeners: list[FrameListener] = []
+        # Test hooks for call control: every action received after login
+        # (name, headers; Secret never kept), and how long a click-to-dial's far
+        # end stays before hanging up (the lab dialplan waited 3 s).
+        self.actions: deque[tuple[str, tuple[tuple[str, str], ...]]] = deque(maxlen=10_000)
+        self.originate_hold_for = 3.0
+        # Seconds before a list action's answer is written: a loaded Asterisk
+        # answers CoreShowChannels & co. late, and fault tests use it to keep
+        # a resync open long enough to cut it.
+        self.list_reply_delay = 0.0
+        self.ari = AriServer(
+            lambda: self.traffic,
+            self.now,
+            self._wake.set,
+            epoch=self._epoch,
+            host=host,
+            port=ari_port,
+            username=ari_username,
+            password=ari_password,
+            playback_seconds=playback_seconds,
+        )
+        self.traffic.stasis_apps = self.ari.apps
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -102,8 +134,14 @@ class FakeAsterisk:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.create_task(self._tick(), name="fake-asterisk-ticker")
+        await self.ari.start()
+
+    @property
+    def ari_port(self) -> int:
+        return self.ari.port
 
     async def stop(self) -> None:
+        await self.ari.stop()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -177,6 +215,7 @@ class FakeAsterisk:
             self._agents, self._queues = scenario.agents, scenario.queues
             self.state = SimState(self._agents, self._queues, epoch=self._epoch)
             self.traffic = Traffic(self.state, self._agents, self._queues, seed=scenario.seed)
+            self.traffic.stasis_apps = self.ari.apps
             self.traffic.start_scenario(scenario, 0.0 if stepped else self.now())
         self._wake.set()
 
@@ -195,6 +234,7 @@ class FakeAsterisk:
         frames = self.traffic.next_frames(n)
         if frames:
             await self._broadcast(frames)
+        self.ari.flush()
         return frames
 
     async def _tick(self) -> None:
@@ -211,6 +251,7 @@ class FakeAsterisk:
                 delay = 0.05 if due is None else min(max(due - self.now(), 0.0), 0.05)
             else:
                 delay = 0.05
+            self.ari.flush()  # ARI trails the AMI frames of this tick
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -248,6 +289,7 @@ class FakeAsterisk:
     # -- sessions ----------------------------------------------------------------
 
     async def _broadcast(self, frames: Sequence[bytes]) -> None:
+        self.ari.mirror_frames(frames)
         if self._silent:
             return
         data = b"".join(frames)
@@ -325,6 +367,13 @@ class FakeAsterisk:
         if not s.logged_in and action not in ("login", "logoff", "challenge"):
             self._reply(s, render_response("Error", aid, ("Message", "Permission denied")))
             return True
+        if s.logged_in:
+            self.actions.append((action, tuple(pairs)))
+        if action in CONTROL_ACTIONS:
+            answer = answer_control_action(action, self.state, pairs, aid, self.now())
+            self._reply(s, answer.response)
+            self._after_reply(list(answer.events))
+            return True
         handler = _ACTIONS.get(action)
         if handler is None:
             msg = "Missing action in request" if not action else "Invalid/unknown command"
@@ -392,7 +441,12 @@ class FakeAsterisk:
 
     def _list(self, s: _Session, message: str, aid: str | None, items: list[bytes]) -> None:
         start = render_response("Success", aid, ("EventList", "start"), ("Message", message))
-        self._reply(s, [start, *items])
+        if self.list_reply_delay > 0:
+            # the answer as of now, written later (to a socket that may be gone)
+            data = b"".join([start, *items])
+            asyncio.get_running_loop().call_later(self.list_reply_delay, self._reply, s, data)
+        else:
+            self._reply(s, [start, *items])
 
     def _core_show_channels(self, s: _Session, p: list[tuple[str, str]], aid: str | None) -> bool:
         items = self.state.core_show_channels(aid or "", self.now())
@@ -424,6 +478,7 @@ class FakeAsterisk:
 
     def _after_reply(self, events: list[bytes]) -> None:
         """Events an action caused go to everyone, after the Response."""
+        self.ari.mirror_frames(events)
         if events and not self._silent:
             data = b"".join(events)
             for other in list(self._sessions):
@@ -503,10 +558,23 @@ class FakeAsterisk:
                     name, _, val = item.partition("=")
                     if name:
                         variables.append((name.strip(), val))
+        application = _first(p, "Application")
+        if application is not None and not application:
+            self._reply(s, render_response("Error", aid, ("Message", "Application not specified")))
+            return True
         self._reply(
             s, render_response("Success", aid, ("Message", "Originate successfully queued"))
         )
-        self.traffic.originate(channel, exten, aid or "", tuple(variables), at=self.now())
+        self.traffic.originate(
+            channel,
+            exten,
+            aid or "",
+            tuple(variables),
+            at=self.now(),
+            # ChanSpy and friends run until the spy hangs up
+            hold_for=3600.0 if application else self.originate_hold_for,
+            application=(application, _first(p, "Data") or "") if application else None,
+        )
         self._wake.set()
         return True
 

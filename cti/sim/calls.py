@@ -81,10 +81,13 @@ class CallFlow:
     `no_answer` ring attempts time out (AgentRingNoAnswer), then the call is
     answered after `ring_time` or, for outcome "abandon", the caller hangs up
     `abandon_after` seconds into the next ring (or while waiting, if no agent
-    is free). kind "internal": `caller_iface` dials `callee_iface`.
+    is free). kind "internal": `caller_iface` dials `callee_iface`. kind
+    "stasis": the data-dip IVR of ari_stasis_ivr.jsonl (set `dnis` to
+    18005550155): the call waits in Stasis(cti-ivr,lookup) for the ARI
+    application (cti.sim.stasis), then queues as above.
     """
 
-    kind: Literal["queue", "internal"] = "queue"
+    kind: Literal["queue", "internal", "stasis"] = "queue"
     queue: str = "support"
     caller_num: str = "15551230001"
     caller_name: str = "Customer"
@@ -113,6 +116,8 @@ class Scenario:
     p_ring_no_answer: float = 0.15  # first ring times out, then answered
     p_abandon: float = 0.1
     p_internal: float = 0.05  # direct agent-to-agent calls
+    p_stasis: float = 0.0  # calls to the ARI data-dip IVR (stasis_dnis)
+    stasis_dnis: str = "18005550155"
     talk_time: tuple[float, float] = (2.0, 6.0)
     ring_time: tuple[float, float] = (0.0, 2.0)
     agent_hangup: float = 0.3  # share of answered calls the agent ends

@@ -436,6 +436,53 @@ def _agent_hangup(caller_hangup: list[TFrame]) -> list[TFrame]:
     return order
 
 
+def _set_values(frames: list[TFrame], sub: Callable[[TFrame, str, str], str]) -> list[TFrame]:
+    return [
+        TFrame(f.dt, f.name, f.tag, f.role, tuple((k, sub(f, k, v)) for k, v in f.headers))
+        for f in frames
+    ]
+
+
+def _stasis_ivr(frames: list[_Raw]) -> dict[str, list[TFrame]]:
+    """The data-dip IVR around Stasis(cti-ivr,lookup), from ari_stasis_ivr.jsonl.
+
+    ``stasis_a``: the call arrives and enters Stasis (up to ``STASISSTATUS=``);
+    ``stasis_answer``: the application answers; ``stasis_b``: Stasis returned,
+    the dialplan goes on to the queue (``QueueCallerJoin``). What the
+    application does in between (variables, playback) is the fake's ARI
+    server's, and the queue part reuses the queue_answered segments. The
+    customer id and STASISSTATUS outcome become ``{customer}`` and
+    ``{stasis_status}``. The recording's caller number and name are both
+    ``sipp``, so they are told apart by header.
+    """
+    agent_new = _index(frames, lambda f: f.name == "Newchannel" and "pstn" not in f.get("Channel"))
+    spec = _queue_spec(frames, frames[agent_new].get("Channel"))
+    start = _index(frames, _is("Newchannel"))
+    entered = _index(frames, _is("VarSet", Variable="STASISSTATUS"))
+    answered = _index(frames, _is("Newstate", ChannelStateDesc="Up"))
+    customer_set = _index(frames, _is("VarSet", Variable="CTI_CUSTOMER_ID"))
+    customer = frames[customer_set].get("Value")
+    resumed = customer_set + 1
+    join = _index(frames, _is("QueueCallerJoin"))
+
+    def sub(frame: TFrame, key: str, value: str) -> str:
+        if key in ("CallerIDNum", "CallerIDName") and value == "{c_name}":
+            return "{c_num}" if key == "CallerIDNum" else "{c_name}"
+        if frame.name == "UserEvent" and key == "Customer":
+            return "{customer}"
+        if key == "AppData":
+            return value.replace(f"Customer: {customer},", "Customer: {customer},")
+        if frame.name == "VarSet" and dict(frame.headers).get("Variable") == "STASISSTATUS":
+            return "{stasis_status}" if key == "Value" and value else value
+        return value
+
+    return {
+        "stasis_a": _set_values(_templatise(spec, frames[start : entered + 1]), sub),
+        "stasis_answer": _set_values(_templatise(spec, frames[answered : answered + 2]), sub),
+        "stasis_b": _set_values(_templatise(spec, frames[resumed : join + 1]), sub),
+    }
+
+
 def extract(trace_dir: Path) -> dict[str, list[TFrame]]:
     """All segments, by name."""
     segments: dict[str, list[TFrame]] = {}
@@ -445,6 +492,7 @@ def extract(trace_dir: Path) -> dict[str, list[TFrame]]:
     segments.update(_internal(_read(trace_dir / "internal_call.jsonl")))
     segments.update(_click_to_dial(_read(trace_dir / "click_to_dial.jsonl")))
     segments["hangup_agent"] = _agent_hangup(segments["hangup_caller"])
+    segments.update(_stasis_ivr(_read(trace_dir / "ari_stasis_ivr.jsonl")))
     return segments
 
 

@@ -8,12 +8,20 @@ calls `advance(now)`) and the stepped mode of tests (`next_frames(n)` jumps the
 clock to the next due step). No I/O, no clock reads: time is always passed in.
 Randomness comes from one seeded `random.Random`, so a scenario replays
 identically.
+
+Stasis calls (cti.sim.stasis) stop at ``Stasis(cti-ivr,...)``: if the app is
+in `stasis_apps` (the ARI server keeps that set), the call is parked and
+listed in `stasis_started` for the ARI side to announce; its application then
+drives it with `stasis_answer`, `stasis_set_variable`, `stasis_continue`. If
+no such app is registered, Stasis fails at once (STASISSTATUS=FAILED) and the
+dialplan goes on, as in Asterisk.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 from collections import deque
 from collections.abc import Callable
@@ -37,10 +45,31 @@ from cti.sim.calls import (
     originate_steps,
     ring_steps,
 )
+from cti.sim.stasis import (
+    STASIS_APP,
+    STASIS_ARGS,
+    channel_frame,
+    snapshot_of,
+    stasis_answer_steps,
+    stasis_enter_steps,
+    stasis_resume_steps,
+)
 from cti.sim.state import SimState
-from cti.sim.steps import Step
+from cti.sim.steps import Step, StepKind
+from cti.sim.templates import segment
 
-__all__ = ["Traffic"]
+__all__ = ["StasisEntry", "Traffic"]
+
+
+@dataclass(frozen=True, slots=True)
+class StasisEntry:
+    """A call that entered a registered Stasis application (announce StasisStart)."""
+
+    call: str
+    channel: str
+    uniqueid: str
+    app: str
+    args: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -72,6 +101,9 @@ class _Run:
     t_answer_start: float = -1.0  # start and end of the answer segment
     t_answer: float = -1.0
     done: bool = False
+    stasis: str = ""  # the Stasis application holding the call now
+    answered: bool = False  # stasis calls: the caller leg is Up
+    variables: dict[str, str] = field(default_factory=dict)  # set by the application
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +127,26 @@ class _Arrival:
 
 
 @dataclass(frozen=True, slots=True)
+class _StasisEnter:
+    call: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ChannelEvent:
+    """An event about a channel, written from its snapshot when due."""
+
+    channel: str
+    name: str
+    privilege: str
+    extra: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Burst:
     steps: tuple[Step, ...]
 
 
-_Item = Step | _Burst | _Decide | _Done | _Release | _Arrival
+_Item = Step | _Burst | _Decide | _Done | _Release | _Arrival | _StasisEnter | _ChannelEvent
 
 
 class Traffic:
@@ -125,12 +172,16 @@ class Traffic:
         self._seq = itertools.count()
         self._runs: dict[str, _Run] = {}
         self._by_channel: dict[str, str] = {}
+        # originated channel -> (token of its planned hang-up, those steps, answer time)
+        self._originated: dict[str, tuple[_Token, list[Step], float]] = {}
         self._reserved: set[str] = set()
         self._rotation: dict[str, deque[str]] = {}
         self._pending: deque[bytes] = deque()
         self._burst: deque[Step] = deque()  # stepped mode: the rest of a burst
         self._burst_token: _Token | None = None
         self.now = 0.0
+        self.stasis_apps: set[str] = set()  # registered ARI applications
+        self.stasis_started: list[StasisEntry] = []  # drained by the ARI side
         for a in agents:
             for q in a.queues:
                 self._rotation.setdefault(q, deque()).append(a.interface)
@@ -245,6 +296,17 @@ class Traffic:
                 self._reserved.discard(iface)
         elif isinstance(item, _Arrival):
             self._arrival()
+        elif isinstance(item, _StasisEnter):
+            run = self._runs.get(item.call)
+            if run is not None:
+                self._enter_stasis(run)
+        elif isinstance(item, _ChannelEvent):
+            channel = self.state.channels.get(item.channel)
+            if channel is not None:  # gone meanwhile: nothing to say about it
+                step = channel_frame(
+                    self.now, item.name, item.privilege, snapshot_of(channel.fields), *item.extra
+                )
+                return self.state.emit(step, self.now)
         return []
 
     # -- calls -----------------------------------------------------------------
@@ -260,6 +322,12 @@ class Traffic:
         self._runs[run.id] = run
         self._by_channel[v["c_chan"]] = run.id
         run.channels.append(v["c_chan"])
+        if flow.kind == "stasis":
+            run.t_join = math.inf  # joins the queue only once Stasis returns
+            steps = stasis_enter_steps(v, t, call=run.id)
+            self._push_steps(steps, run.ivr)
+            self._push(steps[-1].at, _StasisEnter(run.id), run.plan)
+            return run.id
         scale = self.scenario.ivr_time_scale if self.scenario else 1.0
         steps, t_join = ivr_steps(v, t, call=run.id, scale=scale)
         run.t_join = t_join
@@ -284,15 +352,132 @@ class Traffic:
         action_id: str,
         variables: tuple[tuple[str, str], ...] = (),
         at: float | None = None,
+        *,
+        hold_for: float = 3.0,
+        application: tuple[str, str] | None = None,
     ) -> str:
-        """Click-to-dial from `iface` to `exten`; returns the new channel's name."""
+        """Click-to-dial from `iface` to `exten`; returns the new channel's name.
+
+        The far end hangs up after `hold_for` seconds unless `hangup()` comes
+        first. `application` (name, data), for an Originate with Application
+        (ChanSpy): once answered the channel runs it instead of `exten`.
+        """
         agent = self.agents.get(iface) or AgentConfig(iface, iface.rpartition("/")[2])
         t = self.now if at is None else at
         steps = originate_steps(
-            agent, self.ids, t, exten=exten, action_id=action_id, variables=variables
+            agent,
+            self.ids,
+            t,
+            exten=exten,
+            action_id=action_id,
+            variables=variables,
+            hold_for=hold_for,
         )
-        self._push_steps(steps)
-        return steps[0].get_fields()[1][1]
+        cut = len(steps) - len(segment("originate_hangup"))
+        answer, end = steps[:cut], steps[cut:]
+        if application is not None:
+            answer = _run_application(answer, exten, *application)
+        chan = steps[0].get_fields()[1][1]
+        token = _Token()
+        self._push_steps(answer)
+        self._push_steps(end, token)
+        # forget originates that ended by themselves long ago
+        self._originated = {
+            c: v for c, v in self._originated.items() if not v[0].cancelled and v[1][-1].at > t
+        }
+        self._originated[chan] = (token, end, answer[-1].at)
+        return chan
+
+    # -- Stasis ------------------------------------------------------------------
+
+    def _enter_stasis(self, run: _Run) -> None:
+        if STASIS_APP in self.stasis_apps:
+            run.stasis = STASIS_APP
+            v = run.vars
+            self.stasis_started.append(
+                StasisEntry(run.id, v["c_chan"], v["c_uid"], STASIS_APP, STASIS_ARGS)
+            )
+        else:
+            self._resume(run, "FAILED", self.now)
+
+    def _resume(self, run: _Run, status: str, t: float) -> None:
+        """Stasis returned: the dialplan goes on to the queue."""
+        run.stasis = ""
+        steps: list[Step] = []
+        if not run.answered:
+            # Simplification: the queue segments were recorded with an answered
+            # caller, so a caller nobody answered is answered on the way there.
+            steps += stasis_answer_steps(run.vars, t, call=run.id)
+            run.answered = True
+            t = steps[-1].at
+        customer = run.variables.get("CTI_CUSTOMER_ID", "")
+        steps += stasis_resume_steps(run.vars, t, status=status, customer=customer, call=run.id)
+        run.t_join = steps[-1].at
+        self._push_steps(steps, run.ivr)
+        self._push(run.t_join, _Decide(run.id), run.plan)
+
+    def take_stasis_started(self) -> list[StasisEntry]:
+        out, self.stasis_started = self.stasis_started, []
+        return out
+
+    def in_stasis(self, channel: str) -> bool:
+        return self._parked(channel) is not None
+
+    def _parked(self, channel: str) -> _Run | None:
+        run = self._runs.get(self._by_channel.get(channel, ""))
+        if run is None or run.done or not run.stasis or run.vars["c_chan"] != channel:
+            return None
+        return run
+
+    def stasis_answer(self, channel: str, at: float | None = None) -> bool:
+        """The application answers the channel (no-op when already Up)."""
+        run = self._parked(channel)
+        if run is None:
+            return False
+        if not run.answered:
+            run.answered = True
+            self._push_steps(stasis_answer_steps(run.vars, self._at(at), call=run.id), run.ivr)
+        return True
+
+    def stasis_set_variable(
+        self, channel: str, name: str, value: str, at: float | None = None
+    ) -> bool:
+        """The application sets a channel variable: VarSet on AMI."""
+        run = self._parked(channel)
+        if run is None:
+            return False
+        run.variables[name] = value
+        event = _ChannelEvent(
+            channel, "VarSet", "dialplan,all", (("Variable", name), ("Value", value))
+        )
+        self._push(self._at(at), event, run.ivr)
+        return True
+
+    def stasis_channel_event(
+        self,
+        channel: str,
+        name: str,
+        privilege: str,
+        *extra: tuple[str, str],
+        at: float | None = None,
+    ) -> bool:
+        """An event the application causes on its channel (Hold, Unhold, DTMF sent)."""
+        run = self._parked(channel)
+        if run is None:
+            return False
+        self._push(self._at(at), _ChannelEvent(channel, name, privilege, extra), run.ivr)
+        return True
+
+    def stasis_continue(self, channel: str, at: float | None = None) -> bool:
+        """The application returns the channel to the dialplan (next priority)."""
+        run = self._parked(channel)
+        if run is None:
+            return False
+        self._resume(run, "SUCCESS", self._at(at))
+        return True
+
+    def _at(self, at: float | None) -> float:
+        return self.now if at is None else max(at, self.now)
 
     def _queue_config(self, name: str) -> QueueConfig:
         return self.queue_configs.get(name) or QueueConfig(name)
@@ -378,11 +563,14 @@ class Traffic:
         Asterisk would finish the bridge set-up before tearing it down. Direct
         (agent-to-agent) and originated calls are not supported.
         """
+        if channel in self._originated:
+            return self._hangup_originated(channel)
         run = self._runs.get(self._by_channel.get(channel, ""))
         t = self.now
         if run is None or run.done:
             return False
         if t < run.t_join:
+            run.stasis = ""
             run.ivr.cancelled = run.plan.cancelled = True
             run.plan = _Token()
             steps = ivr_hangup_steps(run.vars, t, call=run.id)
@@ -400,6 +588,16 @@ class Traffic:
             self._schedule_hangup(run, max(t, run.t_answer), by)
         else:
             self._abandon(run, max(t, run.t_ring_end) if ringing else t, ringing)
+        return True
+
+    def _hangup_originated(self, channel: str) -> bool:
+        """An originated channel hangs up now (after its answer, if still to come)."""
+        token, end, answered = self._originated.pop(channel)
+        if token.cancelled:
+            return False
+        token.cancelled = True
+        shift = max(self.now, answered) - end[0].at
+        self._push_steps([s._replace(at=s.at + shift) for s in end])
         return True
 
     def _finish(self, run: _Run) -> None:
@@ -452,8 +650,31 @@ class Traffic:
             hangup_by="agent" if rng.random() < sc.agent_hangup else "caller",
             abandon_after=rng.uniform(1.0, 8.0),
         )
+        if sc.p_stasis and rng.random() < sc.p_stasis:
+            return replace(base, kind="stasis", dnis=sc.stasis_dnis, queue="support")
         if x < sc.p_answer:
             return base
         if x < sc.p_answer + sc.p_ring_no_answer:
             return replace(base, no_answer=1)
         return replace(base, outcome="abandon")
+
+
+_DIALPLAN_APPS = frozenset({"NoOp", "Answer", "Wait"})
+
+
+def _run_application(steps: list[Step], exten: str, app: str, data: str) -> list[Step]:
+    """An originate that runs `app(data)` once answered, instead of the lab's
+    `exten` (NoOp, Answer, Wait): one Newexten naming the application."""
+    out: list[Step] = []
+    replaced = False
+    for step in steps:
+        if step.name == "Newexten":
+            fields = dict(step.get_fields())
+            if fields.get("Application") in _DIALPLAN_APPS and fields.get("Exten") == exten:
+                if not replaced:
+                    fields.update(Application=app, AppData=data)
+                    out.append(Step(step.at, StepKind.FRAME, "Newexten", tuple(fields.items())))
+                    replaced = True
+                continue
+        out.append(step)
+    return out
