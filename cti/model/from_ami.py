@@ -26,6 +26,7 @@ from cti.model.events import (
     BridgeDestroyed,
     BridgeEntered,
     BridgeLeft,
+    CallTransferred,
     ChannelCreated,
     ChannelHungUp,
     ChannelStateChanged,
@@ -247,6 +248,40 @@ def _originate_response(f: _Fields) -> OriginateDone:
     )
 
 
+def _opt_channel(f: _Fields, prefix: str) -> tuple[ChannelId | None, CallId | None]:
+    uniqueid, linkedid = f.get(prefix + "Uniqueid"), f.get(prefix + "Linkedid")
+    return (ChannelId(uniqueid) if uniqueid else None, CallId(linkedid) if linkedid else None)
+
+
+def _calls(f: _Fields, *prefixes: str) -> tuple[CallId, ...]:
+    found = (f.get(p + "Linkedid") for p in prefixes)
+    return tuple(dict.fromkeys(CallId(c) for c in found if c))
+
+
+def _blind_transfer(f: _Fields) -> CallTransferred | None:
+    if f["Result"] != "Success":
+        return None
+    transferee, transferee_call = _opt_channel(f, "Transferee")
+    return CallTransferred(
+        "blind", transferee, transferee_call, None, None, _calls(f, "Transferer")
+    )
+
+
+def _attended_transfer(f: _Fields) -> CallTransferred | None:
+    if f["Result"] != "Success":
+        return None
+    transferee, transferee_call = _opt_channel(f, "Transferee")
+    target, target_call = _opt_channel(f, "TransferTarget")
+    return CallTransferred(
+        "attended",
+        transferee,
+        transferee_call,
+        target,
+        target_call,
+        _calls(f, "OrigTransferer", "SecondTransferer"),
+    )
+
+
 _HANDLERS: dict[str, Callable[[_Fields], DomainEvent | None]] = {
     "Newchannel": _newchannel,
     "Newstate": _newstate,
@@ -271,6 +306,8 @@ _HANDLERS: dict[str, Callable[[_Fields], DomainEvent | None]] = {
     "QueueMemberAdded": member_from,
     "QueueMemberRemoved": _member_removed,
     "OriginateResponse": _originate_response,
+    "BlindTransfer": _blind_transfer,
+    "AttendedTransfer": _attended_transfer,
 }
 
 HANDLED_EVENTS: frozenset[str] = frozenset(_HANDLERS)

@@ -7,14 +7,17 @@ so it runs in a worker thread and never inside an open transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cti.ids import AgentLogin, Interface
+from cti.ids import AgentLogin, Interface, QueueName
 from cti.store.records import ROLES, AgentRecord, Role
-from cti.store.tables import Agent
+from cti.store.tables import Agent, SupervisorQueue
 
 __all__ = [
+    "add_supervisor_queues",
     "agent_by_interface",
     "agent_by_login",
     "agent_row_by_login",
@@ -40,6 +43,7 @@ def to_record(row: Agent) -> AgentRecord:
         role=check_role(row.role),
         interface=Interface(row.interface) if row.interface is not None else None,
         created_at=row.created_at,
+        queues=tuple(QueueName(q.queue) for q in row.supervised),
     )
 
 
@@ -77,7 +81,24 @@ async def insert_agent(
         password_hash=password_hash,
         role=role,
         interface=interface,
+        supervised=[],  # set now: a lazy load after the flush would need I/O
     )
     session.add(row)
     await session.flush()
+    return to_record(row)
+
+
+async def add_supervisor_queues(
+    session: AsyncSession, login: str, queues: Iterable[str]
+) -> AgentRecord | None:
+    """Add the queues `login` does not supervise yet; None if there is no such login."""
+    row = await agent_row_by_login(session, login)
+    if row is None:
+        return None
+    have = {q.queue for q in row.supervised}
+    for queue in dict.fromkeys(queues):
+        if queue not in have:
+            row.supervised.append(SupervisorQueue(queue=queue))
+    await session.flush()
+    row.supervised.sort(key=lambda q: q.queue)
     return to_record(row)

@@ -28,6 +28,7 @@ class AgentRecord:
     role: Role
     interface: Interface | None  # the agent's device, e.g. "PJSIP/1001"
     created_at: datetime
+    queues: tuple[QueueName, ...] = ()  # a supervisor's queues (supervisor_queues), sorted
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class AgentRecord:
             "role": self.role,
             "interface": self.interface,
             "created_at": self.created_at.isoformat(),
+            "queues": list(self.queues),
         }
 
 

@@ -1,4 +1,4 @@
-"""Demo data: three agents and a couple of dozen customers, added idempotently.
+"""Demo data: three agents, Carol's queues and a couple of dozen customers, added idempotently.
 
 Strategy: `seed_demo` goes through the Store's public API only. Every demo
 row has a fixed natural key (agent login, customer id), so a second run finds
@@ -19,6 +19,7 @@ __all__ = [
     "DEMO_AGENTS",
     "DEMO_CUSTOMERS",
     "DEMO_PASSWORD",
+    "DEMO_SUPERVISOR_QUEUES",
     "DemoCustomer",
     "SeedReport",
     "seed_demo",
@@ -32,6 +33,9 @@ DEMO_AGENTS: tuple[tuple[str, str, str, str], ...] = (
     ("bob", "Bob Agent", "agent", "PJSIP/1002"),
     ("carol", "Carol Supervisor", "supervisor", "PJSIP/1003"),
 )
+
+# supervisor login -> the queues whose calls they may act on
+DEMO_SUPERVISOR_QUEUES: tuple[tuple[str, tuple[str, ...]], ...] = (("carol", ("support", "sales")),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,9 @@ async def seed_demo(store: Store) -> SeedReport:
         except ConflictError:  # created concurrently, or the device is someone else's
             continue
         agents_added += 1
+    for login, queues in DEMO_SUPERVISOR_QUEUES:
+        if await store.agent_by_login(login) is not None:
+            await store.add_supervisor_queues(login, queues)  # idempotent
     customers_added = 0
     for demo in DEMO_CUSTOMERS:
         if await store.customer_by_id(demo.id) is not None:

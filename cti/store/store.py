@@ -186,21 +186,41 @@ class Store:
                 interface=interface,
             )
 
+    async def add_supervisor_queues(self, login: str, queues: Iterable[str]) -> AgentRecord:
+        """Let `login` act on the calls of `queues` too (idempotent).
+
+        Raises ValueError for an unknown login or an empty queue name.
+        """
+        names = [q.strip() for q in queues]
+        if any(not q for q in names):
+            raise ValueError("queue names must not be empty")
+        async with self._transaction("add supervisor queues") as session:
+            record = await _agents.add_supervisor_queues(session, login, names)
+        if record is None:
+            raise ValueError(f"no agent with login {login!r}")
+        return record
+
     # customers
 
     async def lookup_customer(
-        self, *, account: str | None, phone: str | None
+        self, *, account: str | None, phone: str | None, customer_id: int | None = None
     ) -> CustomerRecord | None:
-        """By account first, then by phone (normalized; NANP with or without the 1)."""
+        """By the data dip's customer id, then account, then phone (normalized;
+        NANP with or without the 1). An id that matches nobody (a customer
+        deleted since the dip) falls back to the account and phone."""
+        if customer_id is not None:
+            found = await self.customer_by_id(customer_id)
+            if found is not None:
+                return found
         with translate_errors("lookup customer"):
             async with self.engine.connect() as conn:
                 return await _customers.lookup_customer(conn, account=account, phone=phone)
 
     async def lookup_customer_json(
-        self, account: str | None, phone: str | None
+        self, account: str | None, phone: str | None, customer_id: int | None = None
     ) -> dict[str, Any] | None:
-        """`lookup_customer` shaped as the engine's CustomerLookup: a JSON-ready dict."""
-        found = await self.lookup_customer(account=account, phone=phone)
+        """`lookup_customer` as a JSON-ready dict."""
+        found = await self.lookup_customer(account=account, phone=phone, customer_id=customer_id)
         return found.to_json() if found is not None else None
 
     async def customer_by_id(self, customer_id: int) -> CustomerRecord | None:

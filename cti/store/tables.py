@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 declarative tables: agents, customers and their phones, call records.
+"""SQLAlchemy 2 declarative tables: agents (and the queues supervisors look after),
+customers and their phones, call records.
 
 Strategy: the ORM classes stay inside `cti.store`; repositories turn rows into
 frozen records before anything leaves the package. Constraint names follow one
@@ -28,7 +29,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Agent", "Base", "CallRecordRow", "Customer", "CustomerPhone", "UtcDateTime", "utcnow"]
+__all__ = [
+    "Agent",
+    "Base",
+    "CallRecordRow",
+    "Customer",
+    "CustomerPhone",
+    "SupervisorQueue",
+    "UtcDateTime",
+    "utcnow",
+]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -81,6 +91,21 @@ class Agent(Base):
     # None for desk-less users (an admin without a phone)
     interface: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    supervised: Mapped[list[SupervisorQueue]] = relationship(
+        cascade="all, delete-orphan", order_by="SupervisorQueue.queue", lazy="selectin"
+    )
+
+
+class SupervisorQueue(Base):
+    """A queue whose calls a supervisor may act on (listen, whisper, barge, ...)."""
+
+    __tablename__ = "supervisor_queues"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    queue: Mapped[str] = mapped_column(String(128), primary_key=True)
 
 
 class Customer(Base):

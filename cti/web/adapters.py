@@ -4,8 +4,9 @@ Strategy: the web layer defines what it needs (`cti.web.ports`); these thin
 adapters satisfy it from the real parts without the web layer importing the
 store: `AccountDirectory` wraps anything with `authenticate(login, password)`
 and `agent_by_login(login)` returning account records (the store's
-`AgentRecord` fits), and `ModelStateView` turns the pure model's read views
-into API schemas. Both are pure translation, so tests need no database.
+`AgentRecord` fits), `ModelStateView` turns the pure model's read views
+into API schemas, and `ControlAdapter` hands web users to cti.control as
+actors. All are pure translation, so tests need no database.
 """
 
 from __future__ import annotations
@@ -14,13 +15,19 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from cti.control.authorize import Actor
+from cti.control.commands import CallCommand, Dial
+from cti.control.results import CommandResult
+from cti.control.service import CallControl
 from cti.model.views import AgentView, CallView, QueueView
 from cti.web.ports import ROLES, Role, User
 from cti.web.schemas import AgentSchema, CallSchema, IvrStepSchema, QueueSchema
 
 __all__ = [
     "AccountDirectory",
+    "ControlAdapter",
     "ModelStateView",
+    "actor_of",
     "agent_schema",
     "call_schema",
     "queue_schema",
@@ -58,7 +65,10 @@ def _role(value: str) -> Role:
 
 
 def user_from_account(account: _Account) -> User:
-    return User(account.login, account.display_name, _role(account.role), account.interface)
+    # `queues` (supervisor_queues) is optional: an account shape without it
+    # supervises nothing.
+    queues: tuple[str, ...] = tuple(getattr(account, "queues", ()))
+    return User(account.login, account.display_name, _role(account.role), account.interface, queues)
 
 
 class AccountDirectory:
@@ -135,3 +145,17 @@ class ModelStateView:
 
     def agents(self) -> Sequence[AgentSchema]:
         return [agent_schema(a) for a in self._views.agents()]
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(user.login, user.role, user.interface, frozenset(user.queues))
+
+
+class ControlAdapter:
+    """The web port `CallControl` over `cti.control.CallControl`."""
+
+    def __init__(self, control: CallControl) -> None:
+        self._control = control
+
+    async def execute(self, user: User, command: Dial | CallCommand) -> CommandResult:
+        return await self._control.execute(actor_of(user), command)

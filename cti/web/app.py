@@ -14,7 +14,9 @@ JavaScript only as an opaque 1006):
   4400  malformed `since`
   4429  the client was too slow to read its events; reconnect with since
   1001  server shutting down
-Client messages are ignored; the server only talks.
+Client messages of type `command` are call controls (cti.web.control), answered
+on the same socket by an unnumbered `command_result`; other messages are ignored.
+The call-control REST routes live in cti.web.control too.
 """
 
 # No `from __future__ import annotations` here: FastAPI must evaluate the route
@@ -33,8 +35,9 @@ from starlette.types import Lifespan
 
 from cti.config import Settings
 from cti.web.auth import AuthError, TokenAuth, bearer_user
-from cti.web.hub import Connection, Hub, user_schema
-from cti.web.ports import StateView, User, UserDirectory
+from cti.web.control import CommandSocket, add_control_routes
+from cti.web.hub import CLOSE_TOO_SLOW, Connection, Hub, user_schema
+from cti.web.ports import CallControl, StateView, User, UserDirectory
 from cti.web.schemas import (
     AgentSchema,
     CallSchema,
@@ -82,7 +85,9 @@ def create_app(
     hub: Hub,
     settings: Settings,
     lifespan: Lifespan[Any] | None = None,
+    control: CallControl | None = None,
 ) -> FastAPI:
+    """`control`: the call controls; without it their routes answer 503."""
     auth = TokenAuth(users, settings)
     app = FastAPI(
         title="CTI",
@@ -155,30 +160,49 @@ def create_app(
             return
         since = int(raw_since) if raw_since else None
         conn = hub.attach(user, since, params.get("stream_id") or None)
+        token = params.get("token")
+
+        async def resolve_user() -> User:
+            return (await auth.user_for_token(token))[0]
+
+        def send(text: str) -> bool:
+            if conn.push(text):
+                return True
+            conn.kill(CLOSE_TOO_SLOW, "too slow: reconnect with since")
+            return False
+
+        commands = CommandSocket(control, resolve_user, send)
         try:
-            await _serve(websocket, conn, expires)
+            await _serve(websocket, conn, expires, commands)
         finally:
+            await commands.aclose()
             hub.detach(conn)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
 
+    add_control_routes(app, current_user, control)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
-async def _read_until_disconnect(websocket: WebSocket) -> None:
+async def _read_until_disconnect(websocket: WebSocket, commands: CommandSocket) -> None:
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        text = message.get("text")
+        if isinstance(text, str):
+            commands.feed(text)
 
 
-async def _serve(websocket: WebSocket, conn: Connection, expires: float) -> None:
+async def _serve(
+    websocket: WebSocket, conn: Connection, expires: float, commands: CommandSocket
+) -> None:
     """Pump frames until the client leaves, the hub kills `conn`, or the token expires."""
     pump = asyncio.create_task(conn.pump(websocket.send_text))
-    reader = asyncio.create_task(_read_until_disconnect(websocket))
+    reader = asyncio.create_task(_read_until_disconnect(websocket, commands))
     killed = asyncio.create_task(conn.closed.wait())
     tasks = (pump, reader, killed)
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cti.control.commands import COMMAND_NAMES, SPY_COMMANDS, parse_command
 from cti.customers import CustomerFound
 from cti.ids import CallId, ChannelId, Interface, QueueName
 from cti.model.outputs import (
@@ -30,8 +31,15 @@ from cti.model.outputs import (
     RingEnded,
     ScreenPop,
 )
+from cti.web.control import COMMAND_ROUTES, MAX_IN_FLIGHT
 from cti.web.hub import encode, frame
-from cti.web.schemas import HelloEvent, ResyncEvent, UserSchema
+from cti.web.schemas import (
+    CommandErrorDetail,
+    CommandResultEvent,
+    HelloEvent,
+    ResyncEvent,
+    UserSchema,
+)
 
 __all__ = ["render"]
 
@@ -133,10 +141,11 @@ _DOCS: dict[str, str] = {
     "ivr_path": "IVR steps in order: {step, values, at}",
     "variables": "the call's CTI_* channel variables",
     "account": "account number entered in the IVR, if any",
+    "customer_id": "customer id the data dip found (CTI_CUSTOMER_ID), if any",
     "at": "when it happened (epoch seconds)",
     "member_name": "queue member name of the agent",
     "late": "true when the ring happened while the AMI link was down (pop sent after resync)",
-    "customer": "customer record found by account or caller number, else null",
+    "customer": "customer record found by customer_id, account or caller number, else null",
     "customer_pending": "true when the look-up was still running: a call_customer event follows",
     "lookup_failed": "true when the database could not be asked (not the same as no record)",
     "recipients": "agents that were popped for the call",
@@ -270,6 +279,19 @@ def _entries() -> list[_Entry]:
         ),
         _model_entry(_AGENT, "supervisors and admins", "An agent's state changed."),
         _model_entry(_QUEUE, "supervisors and admins", "A queue's waiting callers changed."),
+        _schema_entry(
+            CommandResultEvent(
+                id="c1",
+                ok=False,
+                command="hold",
+                error=CommandErrorDetail(
+                    code="not_your_call", message="your phone is not on call 1764331200.41"
+                ),
+            ),
+            "the socket that sent the `command` (see Commands)",
+            "The answer to a `command` message. Not numbered. When `ok` is true, "
+            "`error` is null and `call_id`, `sent` and `message` say what was done.",
+        ),
     ]
 
 
@@ -286,7 +308,8 @@ _INTRO = """\
 * `token` comes from `POST /api/login` (browsers cannot set headers on a WebSocket,
   so it is a query parameter; it is short-lived and re-checked against the user
   directory on every connection).
-* The server only talks; anything the client sends is ignored.
+* The client may send call-control `command` messages (see "Commands" below);
+  anything else it sends is ignored.
 * Each user has one numbered stream shared by all their tabs. Every numbered event
   carries `seq` (1, 2, 3…, per user) and `stream_id` (the server run). The server
   keeps the last events of each user (the replay window, 1000 by default) even
@@ -315,6 +338,66 @@ Close codes:
 """
 
 
+_COMMANDS_INTRO = """
+## Commands
+
+Call controls, the same as the REST routes under `/api/calls` (see `/docs`). Send
+
+```json
+{{"type": "command", "id": "c1", "command": "hangup", "call_id": "1764331200.41"}}
+```
+
+with the command's fields next to `command`. `id` (1-64 letters, digits, `_ . : -`)
+is yours; the answer is a `command_result` with the same `id`, on the same socket
+only. Results are not numbered events: they carry no `seq`, are not replayed after
+a reconnect and other tabs do not see them; what a command changes reaches every
+tab as the usual events. At most {in_flight} commands may be running per socket.
+Every field is checked before anything is sent to Asterisk (`invalid` otherwise,
+naming the fields); the user is re-read for each command, as on REST.
+
+| command | fields | REST | who |
+|---------|--------|------|-----|
+"""
+
+
+def _pattern(command: str, name: str) -> str:
+    model = type(parse_command(_sample(command)))
+    return str(model.model_json_schema()["properties"][name]["pattern"])
+
+
+def _sample(command: str) -> dict[str, str]:
+    values = {"number": "5551234", "target": "1002", "digits": "1"}
+    data = {"command": command, **{f: values[f] for f in COMMAND_ROUTES[command][1]}}
+    if command != "dial":
+        data["call_id"] = "1.1"
+    return data
+
+
+def _commands() -> str:
+    out = [_COMMANDS_INTRO.format(in_flight=MAX_IN_FLIGHT)]
+    for command in COMMAND_NAMES:
+        path, body = COMMAND_ROUTES[command]
+        fields = ([] if command == "dial" else ["`call_id`"]) + [
+            f"`{f}` (`{_pattern(command, f)}`)" for f in body
+        ]
+        who = (
+            "supervisors and admins, on calls of their queues"
+            if command in SPY_COMMANDS
+            else (
+                "the user's own phone"
+                if command == "dial"
+                else "agents on their calls; supervisors on calls of their queues"
+            )
+        )
+        out.append(f"| `{command}` | {', '.join(fields)} | `POST {path}` | {who} |\n")
+    out.append(
+        "\nError codes: `invalid` (422), `not_your_call` (403), `call_gone` (404), "
+        "`asterisk_refused` (502, `message` is Asterisk's), `not_connected` (503), "
+        "`timeout` (504).\n"
+    )
+    return "".join(out)
+
+
 def render() -> str:
     entries = _entries()
     out = [_INTRO]
@@ -325,6 +408,7 @@ def render() -> str:
         out += [f"| `{name}` | {kind} | {doc} |\n" for name, kind, doc in e.fields]
         example = json.dumps(e.example, indent=2, ensure_ascii=False)
         out.append(f"\nExample:\n\n```json\n{example}\n```\n")
+    out.append(_commands())
     return "".join(out)
 
 

@@ -13,9 +13,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cti.control.commands import Digits, Number
+from cti.control.results import ErrorCode
+
 __all__ = [
+    "COMMAND_ID_PATTERN",
     "AgentSchema",
     "CallSchema",
+    "CommandError",
+    "CommandErrorDetail",
+    "CommandOk",
+    "CommandResultEvent",
+    "DialBody",
+    "DtmfBody",
     "HealthResponse",
     "HelloEvent",
     "IvrStepSchema",
@@ -25,8 +35,12 @@ __all__ = [
     "QueueSchema",
     "ResyncEvent",
     "StreamPosition",
+    "TransferBody",
     "UserSchema",
 ]
+
+# The id a WebSocket client gives a command, echoed in its result.
+COMMAND_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
 class _Frozen(BaseModel):
@@ -128,3 +142,68 @@ class ResyncEvent(_Frozen):
     stream_id: str
     seq: int = Field(description="continue from here: live events follow with seq > this")
     reason: Literal["since_too_old", "stream_changed", "since_ahead"]
+
+
+# -- call control (cti.control) -------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DialBody(_Body):
+    number: Number
+
+
+class TransferBody(_Body):
+    target: Number = Field(description="extension or number, dialled in context from-agents")
+
+
+class DtmfBody(_Body):
+    digits: Digits
+
+
+class CommandOk(_Frozen):
+    """Asterisk accepted the command (what follows shows up as events)."""
+
+    ok: Literal[True] = True
+    command: str = Field(description="the command that ran, e.g. hangup")
+    call_id: str | None = Field(description="the call acted on; null for dial")
+    sent: int = Field(description="AMI actions Asterisk accepted")
+    message: str = Field(description="Asterisk's Message in its last response")
+
+
+class CommandErrorDetail(_Frozen):
+    code: ErrorCode = Field(
+        description="invalid (422), not_your_call (403), call_gone (404), "
+        "asterisk_refused (502), not_connected (503) or timeout (504)"
+    )
+    message: str = Field(description="why, for a human; Asterisk's own Message when it refused")
+    fields: list[str] = Field(
+        default_factory=list, description="the request fields that failed validation"
+    )
+
+
+class CommandError(_Frozen):
+    ok: Literal[False] = False
+    command: str | None = Field(description="the command, when it could be told")
+    error: CommandErrorDetail
+    sent: int = Field(default=0, description="actions Asterisk had accepted before the failure")
+
+
+class CommandResultEvent(_Frozen):
+    """The answer to one WebSocket `command` message, on the same socket.
+
+    Not numbered: it is no event of the user's stream, so it carries no `seq`,
+    is not replayed after a reconnect, and other tabs do not receive it. What
+    the command changes reaches every tab as the usual numbered events.
+    """
+
+    type: Literal["command_result"] = "command_result"
+    id: str | None = Field(description="the `id` of the command message; null if unreadable")
+    ok: bool
+    command: str | None = Field(default=None, description="the command name")
+    call_id: str | None = Field(default=None, description="the call acted on")
+    sent: int = Field(default=0, description="AMI actions Asterisk accepted")
+    message: str | None = Field(default=None, description="Asterisk's Message when ok")
+    error: CommandErrorDetail | None = Field(default=None, description="set when ok is false")

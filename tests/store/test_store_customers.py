@@ -88,3 +88,12 @@ async def test_lookup_json_for_the_engine(store: Store) -> None:
     assert await store.lookup_customer_json("42", "") == ada.to_json()
     assert await store.lookup_customer_json(None, "5551230042") == ada.to_json()
     assert await store.lookup_customer_json(None, "5550000000") is None
+
+
+async def test_the_data_dips_customer_id_comes_first(store: Store) -> None:
+    ada = await store.create_customer("Ada", account="42", phones=["15551230042"])
+    grace = await store.create_customer("Grace", account="23456", phones=["15551230001"])
+    assert await store.lookup_customer_json("23456", "15551230001", ada.id) == ada.to_json()
+    # an id nobody has (deleted since the dip): account, then phone, as before
+    assert await store.lookup_customer_json("23456", "", 999) == grace.to_json()
+    assert await store.lookup_customer_json(None, "15551230042", 999) == ada.to_json()

@@ -16,7 +16,14 @@ from cti.store import Store, StoreUnavailable, migrate
 from cti.store.migrate import alembic_config, current_revision, head_revision
 from cti.store.tables import Base
 
-TABLES = {"agents", "customers", "customer_phones", "call_records", "alembic_version"}
+TABLES = {
+    "agents",
+    "supervisor_queues",
+    "customers",
+    "customer_phones",
+    "call_records",
+    "alembic_version",
+}
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -35,7 +42,7 @@ async def test_migrated_schema_matches_the_orm(db_url: str) -> None:
         async with engine.connect() as connection:
             assert await connection.run_sync(_tables) == TABLES
             assert await connection.run_sync(_diff) == []
-        assert await current_revision(engine) == head_revision() == "0001"
+        assert await current_revision(engine) == head_revision() == "0002"
     finally:
         await engine.dispose()
 

@@ -59,3 +59,15 @@ async def test_seed_skips_what_real_data_already_uses(store: Store) -> None:
     assert report.customers_added == len(DEMO_CUSTOMERS) - 1  # Grace's account is taken
     assert await store.agent_by_login("alice") is None
     assert await store.lookup_customer(account="23456", phone=None) == mine
+
+
+async def test_carol_supervises_support_and_sales(store: Store) -> None:
+    await seed_demo(store)
+    carol = await store.agent_by_login("carol")
+    assert carol is not None
+    assert carol.queues == ("sales", "support")
+    alice = await store.agent_by_login("alice")
+    assert alice is not None
+    assert alice.queues == ()
+    await seed_demo(store)  # a second run adds no duplicate
+    assert (await store.agent_by_login("carol")) == carol

@@ -1,0 +1,104 @@
+"""The call-control shell: resolve, authorize, plan, send, report.
+
+Strategy: everything that decides is pure (`authorize.py`, `plan.py`); this
+class only reads the live call (a synchronous look-up on the model, which
+lives on the same event loop, so the view cannot change under us), sends the
+planned actions one after the other through `AmiClient.send_action` with
+`settings.action_timeout`, and translates the AMI client's exception tree into
+the closed set of result codes (`results.py`). Nothing is sent when the
+client is not connected, and nothing after the first action that fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from cti.ami.errors import AmiActionError, AmiDisconnected, AmiError, AmiTimeout
+from cti.ami.protocol import LocalProtocolError, Response
+from cti.control.authorize import Actor, authorize
+from cti.control.commands import CallCommand, Dial
+from cti.control.plan import plan
+from cti.control.results import CommandDone, CommandFailed, CommandResult, Refusal
+from cti.ids import CallId
+from cti.model.views import CallView
+
+__all__ = ["ActionSender", "CallControl", "calls_by_id"]
+
+log = logging.getLogger("cti.control")
+
+
+class ActionSender(Protocol):
+    """What the service needs of `cti.ami.client.AmiClient`."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def send_action(
+        self,
+        action: str,
+        fields: Iterable[tuple[str, str]] = (),
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (the client's API)
+    ) -> Response: ...
+
+
+CallLookup = Callable[[CallId], CallView | None]
+
+
+def calls_by_id(calls: Callable[[], Iterable[CallView]]) -> CallLookup:
+    """A `CallLookup` over something listing every live call (`Model.calls`)."""
+
+    def lookup(call_id: CallId) -> CallView | None:
+        for view in calls():
+            if view.call_id == call_id:
+                return view
+        return None
+
+    return lookup
+
+
+class CallControl:
+    """`await control.execute(actor, command)` -> CommandDone | CommandFailed."""
+
+    def __init__(self, ami: ActionSender, call: CallLookup, *, action_timeout: float) -> None:
+        self._ami = ami
+        self._call = call
+        self._timeout = action_timeout
+
+    async def execute(self, actor: Actor, command: Dial | CallCommand) -> CommandResult:
+        name = command.command
+        view = None if isinstance(command, Dial) else self._call(CallId(command.call_id))
+        decided = authorize(actor, command, view)
+        actions = decided if decided is not None else plan(actor, command, view)
+        if isinstance(actions, Refusal):
+            return CommandFailed(name, actions.code, actions.message)
+        if not self._ami.connected:
+            return CommandFailed(name, "not_connected", "the CTI is not connected to Asterisk")
+        sent, message = 0, ""
+        for action in actions:
+            try:
+                response = await self._ami.send_action(
+                    action.name, action.fields, timeout=self._timeout
+                )
+            except AmiActionError as exc:
+                text = exc.response.message or "Asterisk refused the action"
+                return CommandFailed(name, "asterisk_refused", f"{action.name}: {text}", sent)
+            except AmiTimeout:
+                text = f"{action.name}: no answer from Asterisk within {self._timeout:g}s"
+                return CommandFailed(name, "timeout", text, sent)
+            except AmiDisconnected as exc:
+                return CommandFailed(name, "not_connected", f"{action.name}: {exc}", sent)
+            except AmiError as exc:  # the rest of the tree: the link is unusable
+                return CommandFailed(name, "not_connected", f"{action.name}: {exc}", sent)
+            except LocalProtocolError as exc:
+                # commands.py whitelists every value, so this is a bug of ours:
+                # say so loudly, and still tell the user nothing was done.
+                log.error("call control built an unsendable %s: %s", action.name, exc)
+                return CommandFailed(name, "invalid", f"{action.name}: {exc}", sent)
+            sent += 1
+            message = response.message
+        call_id = None if isinstance(command, Dial) else command.call_id
+        log.info("%s ran %s on %s (%d action(s))", actor.login, name, call_id or "-", sent)
+        return CommandDone(name, call_id, sent, message)
