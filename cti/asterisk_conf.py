@@ -7,13 +7,17 @@ Strategy: two small layers, both text in, frozen data out.
    come first, so a later entry of the same key overrides), `[name](+)` to append
    to an earlier section, `key = value` and `key => value`, `;` comments (`\\;` is a
    literal semicolon) and `;-- ... --;` block comments. Sections of the same name
-   stay separate (pjsip.conf gives endpoint, aor and auth one name). `#include`
-   and `#exec` are refused: the shipped files do not use them, and a checker that
-   silently skipped one would check less than it says.
+   stay separate (pjsip.conf gives endpoint, aor and auth one name).
+   `#include` and `#tryinclude` splice another file in where they stand, as
+   Asterisk does, through a loader the caller passes (so this module does no
+   I/O itself); a missing `#include` is an error, a missing `#tryinclude` is
+   skipped. With no loader, and always for `#exec`, a directive is an error: a
+   checker that silently skipped one would check less than it says.
 2. `Dialplan.from_conf(conf)` turns extensions.conf into priorities (`exten =>`
    and `same => n(label)`), includes, and helpers to match extension patterns,
    expand small patterns, and read Goto/GotoIf/Gosub targets and Dial-style
-   interfaces, so tests can check that every reference in the dialplan resolves.
+   interfaces (`Local/exten@context` ones as dialplan targets), so tests can
+   check that every reference in the dialplan resolves.
 
 This module knows the syntax, not our call centre: the checks live in
 tests/conf/test_asterisk_conf.py.
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 __all__ = [
@@ -32,10 +36,12 @@ __all__ = [
     "Dialplan",
     "Entry",
     "GotoTarget",
+    "Loader",
     "Priority",
     "Section",
     "expand_pattern",
     "goto_targets",
+    "local_target",
     "match_extension",
     "parse_conf",
     "split_args",
@@ -44,6 +50,13 @@ __all__ = [
 
 # Sections of extensions.conf that are settings, not contexts.
 _NON_CONTEXTS = frozenset({"general", "globals"})
+
+# Resolves an #include/#tryinclude argument (as written, quotes removed) to the
+# file's text, or None when there is no such file.
+Loader = Callable[[str], str | None]
+
+# An include chain deeper than this is a loop (Asterisk stops one too).
+_MAX_INCLUDE_DEPTH = 10
 
 
 class ConfError(ValueError):
@@ -62,6 +75,7 @@ class Entry:
     value: str
     line: int
     arrow: bool  # written `key => value` rather than `key = value`
+    source: str = ""  # the file the entry is written in (an included one, maybe)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,27 +163,52 @@ class _Building:
         return Section(self.name, tuple(self.entries), self.templates, self.is_template, self.line)
 
 
-def parse_conf(text: str, source: str = "<conf>") -> ConfFile:
-    """Parse one Asterisk config file. Raises ConfError with the line at fault."""
+def parse_conf(text: str, source: str = "<conf>", *, loader: Loader | None = None) -> ConfFile:
+    """Parse one Asterisk config file. Raises ConfError with the line at fault.
+
+    `loader` resolves `#include`/`#tryinclude`; without one they are errors.
+    """
     built: list[_Building] = []
-    for number, line in _strip_comments(text.splitlines(), source):
-        if not line:
-            continue
-        if line.startswith("#"):
-            raise ConfError(source, number, f"directive not supported here: {line.split()[0]}")
+    for src, number, line in _logical_lines(text, source, loader, 0):
         if line.startswith("["):
-            built.append(_header(line, number, source, built))
+            built.append(_header(line, number, src, built))
             continue
         if not built:
-            raise ConfError(source, number, "entry before any [section]")
+            raise ConfError(src, number, "entry before any [section]")
         eq = line.find("=")
         if eq <= 0:
-            raise ConfError(source, number, f"expected `key = value`, got {line!r}")
+            raise ConfError(src, number, f"expected `key = value`, got {line!r}")
         arrow = line.startswith(">", eq + 1)
         key = line[:eq].strip()
         value = line[eq + (2 if arrow else 1) :].strip()
-        built[-1].entries.append(Entry(key, value, number, arrow))
+        built[-1].entries.append(Entry(key, value, number, arrow, src))
     return ConfFile(source, tuple(b.freeze() for b in built))
+
+
+def _logical_lines(
+    text: str, source: str, loader: Loader | None, depth: int
+) -> Iterator[tuple[str, int, str]]:
+    """(source, line number, text) of every non-empty line, includes spliced in."""
+    for number, line in _strip_comments(text.splitlines(), source):
+        if not line:
+            continue
+        if not line.startswith("#"):
+            yield source, number, line
+            continue
+        directive, _, argument = line.partition(" ")
+        name = argument.strip().strip('"<>')
+        if directive not in ("#include", "#tryinclude") or loader is None:
+            raise ConfError(source, number, f"directive not supported here: {directive}")
+        if not name:
+            raise ConfError(source, number, f"{directive} names no file")
+        if depth >= _MAX_INCLUDE_DEPTH:
+            raise ConfError(source, number, f"{directive} {name}: includes nested too deep")
+        included = loader(name)
+        if included is None:
+            if directive == "#include":
+                raise ConfError(source, number, f"#include {name}: no such file")
+            continue
+        yield from _logical_lines(included, name, loader, depth + 1)
 
 
 def _header(line: str, number: int, source: str, built: list[_Building]) -> _Building:
@@ -210,6 +249,12 @@ class Priority:
     app: str
     data: str  # the application's argument text, unsplit
     line: int
+    source: str = ""  # the file it is written in
+
+    @property
+    def where(self) -> str:
+        """`file:line`, for messages."""
+        return f"{self.source or '<conf>'}:{self.line}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,21 +298,38 @@ class Dialplan:
                     last = 0
                 else:
                     if current is None:
-                        raise ConfError(conf.source, entry.line, "`same =>` with no `exten =>`")
+                        raise ConfError(
+                            entry.source or conf.source, entry.line, "`same =>` with no `exten =>`"
+                        )
                     rest = entry.value
                 prio_text, _, app_text = rest.partition(",")
                 m = _PRIORITY.match(prio_text.strip())
                 if m is None:
-                    raise ConfError(conf.source, entry.line, f"bad priority {prio_text!r}")
+                    raise ConfError(
+                        entry.source or conf.source, entry.line, f"bad priority {prio_text!r}"
+                    )
                 p = m["p"]
                 if p == "hint":
                     continue
                 last = number = _priority_number(p, last)
                 app, data = _application(app_text.strip())
                 priorities.append(
-                    Priority(section.name, current, number, m["label"], app, data, entry.line)
+                    Priority(
+                        section.name,
+                        current,
+                        number,
+                        m["label"],
+                        app,
+                        data,
+                        entry.line,
+                        entry.source or conf.source,
+                    )
                 )
         return cls(frozenset(contexts), tuple(priorities), tuple(includes))
+
+    def has_extension(self, context: str, exten: str) -> bool:
+        """Can a call sent to `exten` at priority 1 of `context` start there?"""
+        return self.resolve(GotoTarget(context, exten, "1")) is not None
 
     def in_context(self, context: str) -> tuple[Priority, ...]:
         return tuple(p for p in self.priorities if p.context == context)
@@ -362,6 +424,19 @@ def goto_targets(p: Priority) -> tuple[GotoTarget, ...]:
         else:
             out.append(GotoTarget(fields[0], fields[1], fields[2]))
     return tuple(out)
+
+
+def local_target(interface: str, context: str) -> GotoTarget | None:
+    """Where a `Local/exten[@context][/options]` interface starts; None for others.
+
+    `context` is the one a Local channel without `@context` uses (`default`
+    in Asterisk; pass what applies).
+    """
+    tech, slash, resource = interface.partition("/")
+    if not slash or tech.lower() != "local":
+        return None
+    exten, _, ctx = resource.split("/", 1)[0].partition("@")
+    return GotoTarget(ctx or context, exten, "1")
 
 
 # --- extension patterns ------------------------------------------------------

@@ -1,11 +1,15 @@
 """The shipped Asterisk configuration (asterisk-conf/) and the Docker files around it.
 
 Every reference in the configuration must resolve: Goto/GotoIf targets, includes,
-Queue() names, Dial/ChanSpy interfaces, queue members, pjsip aors/auths/contexts.
-The credentials must equal what the CTI uses by default (cti.config.Settings),
-and the IVR must keep the conventions the CTI reads (docs/ivr.md), checked
-against the real lab dialplan that recorded the traces. The first tests cover
-the parser itself (cti/asterisk_conf.py).
+Queue() names, Dial/ChanSpy interfaces (PJSIP endpoints and Local/exten@context),
+queue members, pjsip aors/auths/contexts/transports, and the contexts the CTI
+itself sends calls to (cti-originate, cti-hold, cti-hold-agent, from-agents).
+The dialplan is checked as shipped and with the live tests' additions
+(docker/test/extensions-test.conf). The credentials must equal what the CTI uses
+by default (cti.config.Settings), the IVR must keep the conventions the CTI
+reads (docs/ivr.md), checked against the real lab dialplan that recorded the
+traces, and asterisklint must find no error. The first tests cover the parser
+itself (cti/asterisk_conf.py).
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -24,9 +31,11 @@ from cti.asterisk_conf import (
     ConfFile,
     Dialplan,
     GotoTarget,
+    Loader,
     Priority,
     expand_pattern,
     goto_targets,
+    local_target,
     match_extension,
     parse_conf,
     split_args,
@@ -37,6 +46,7 @@ from cti.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = ROOT / "asterisk-conf"
 DOCKER_DIR = ROOT / "docker"
+TEST_CONF_DIR = DOCKER_DIR / "test"  # mounted beside asterisk-conf/ by compose.test.yml
 LAB_DIR = TRACES / "lab-config"
 CONF_FILES = sorted(p.name for p in CONF_DIR.glob("*.conf"))
 
@@ -47,12 +57,39 @@ CTI_VARIABLES = frozenset({"CTI_DNIS", "CTI_MENU", "CTI_ACCOUNT", "CTI_ORIGIN", 
 INTERFACE_APPS = frozenset({"dial", "chanspy"})
 
 
-def conf(name: str) -> ConfFile:
-    return parse_conf((CONF_DIR / name).read_text(encoding="utf-8"), source=name)
+def loader(*dirs: Path) -> Loader:
+    """Resolve #include names as Asterisk does in /etc/asterisk: the first dir that has it."""
+
+    def load(name: str) -> str | None:
+        for d in dirs:
+            if (d / name).is_file():
+                return (d / name).read_text(encoding="utf-8")
+        return None
+
+    return load
 
 
-def dialplan() -> Dialplan:
-    return Dialplan.from_conf(conf("extensions.conf"))
+def conf(name: str, *dirs: Path) -> ConfFile:
+    """A shipped file, with includes resolved in asterisk-conf/ (and `dirs`)."""
+    return parse_conf(
+        (CONF_DIR / name).read_text(encoding="utf-8"),
+        source=name,
+        loader=loader(CONF_DIR, *dirs),
+    )
+
+
+def dialplan(*dirs: Path) -> Dialplan:
+    return Dialplan.from_conf(conf("extensions.conf", *dirs))
+
+
+# Every dialplan check runs on both: as shipped, and as the live tests load it.
+DIALPLANS = {"shipped": (), "with-test-contexts": (TEST_CONF_DIR,)}
+
+
+@pytest.fixture(params=sorted(DIALPLANS))
+def dp(request: pytest.FixtureRequest) -> Dialplan:
+    dirs: tuple[Path, ...] = DIALPLANS[request.param]
+    return dialplan(*dirs)
 
 
 def endpoints() -> frozenset[str]:
@@ -123,6 +160,55 @@ def test_parser_rejects_bad_syntax_with_the_line(text: str, line: int, reason: s
     assert reason in info.value.reason
 
 
+INCLUDED = {
+    "main.conf": "[a]\nx = 1\n#include part.conf\n#tryinclude absent.conf\ny = 3\n",
+    "part.conf": "z = 2\n[b]\nw = 4\n",
+    "loop.conf": "#include loop.conf\n",
+}
+
+
+def _fake_loader(name: str) -> str | None:
+    return INCLUDED.get(name)
+
+
+def test_parser_splices_includes_where_they_stand() -> None:
+    c = parse_conf(INCLUDED["main.conf"], "main.conf", loader=_fake_loader)
+    a, b = c.sections
+    # An included file continues the section open at the #include, as in Asterisk.
+    assert [(e.key, e.source) for e in a.entries] == [
+        ("x", "main.conf"),
+        ("z", "part.conf"),
+    ]
+    assert [(e.key, e.value, e.source) for e in b.entries] == [
+        ("w", "4", "part.conf"),
+        ("y", "3", "main.conf"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "source", "line", "reason"),
+    [
+        ("[a]\n#include absent.conf\n", "bad.conf", 2, "no such file"),
+        ('[a]\n#include "part.conf"\n#exec /bin/true\n', "bad.conf", 3, "not supported"),
+        ("[a]\n#include\n", "bad.conf", 2, "names no file"),
+        ("[a]\n#include loop.conf\n", "loop.conf", 1, "nested too deep"),
+    ],
+)
+def test_parser_include_errors(text: str, source: str, line: int, reason: str) -> None:
+    with pytest.raises(ConfError) as info:
+        parse_conf(text, "bad.conf", loader=_fake_loader)
+    assert (info.value.source, info.value.line) == (source, line)
+    assert reason in info.value.reason
+
+
+def test_local_target() -> None:
+    assert local_target("Local/1001@cti-test-agents/n", "x") == GotoTarget(
+        "cti-test-agents", "1001", "1"
+    )
+    assert local_target("Local/s", "ctx") == GotoTarget("ctx", "s", "1")
+    assert local_target("PJSIP/1001", "ctx") is None
+
+
 def test_dialplan_priorities_labels_and_gotos() -> None:
     dp = Dialplan.from_conf(
         parse_conf(
@@ -182,10 +268,13 @@ def test_all_expected_files_are_shipped() -> None:
         "ari.conf",
         "http.conf",
         "features.conf",
+        "musiconhold.conf",
         "modules.conf",
         "logger.conf",
     }
     assert expected <= set(CONF_FILES)
+    # The test-only dialplan is not shipped: the image copies asterisk-conf/ whole.
+    assert not (CONF_DIR / "extensions-test.conf").exists()
 
 
 @pytest.mark.parametrize("name", CONF_FILES)
@@ -194,31 +283,45 @@ def test_every_conf_file_parses(name: str) -> None:
     assert parsed.sections, f"{name} has no sections"
 
 
+def test_the_test_contexts_load_only_with_the_overlay() -> None:
+    test_contexts = {"cti-test-caller", "cti-test-agents", "cti-test-dial"}
+    assert not test_contexts & dialplan().contexts
+    assert test_contexts <= dialplan(TEST_CONF_DIR).contexts
+    compose_test = (DOCKER_DIR / "compose.test.yml").read_text(encoding="utf-8")
+    assert "./test/extensions-test.conf:/etc/asterisk/extensions-test.conf:ro" in compose_test
+    assert "#tryinclude extensions-test.conf" in (CONF_DIR / "extensions.conf").read_text(
+        encoding="utf-8"
+    )
+
+
 # --- the dialplan's references -----------------------------------------------------
 
 
-def test_every_goto_target_exists() -> None:
-    dp = dialplan()
+def test_every_goto_target_exists(dp: Dialplan) -> None:
     checked = 0
     for p in dp.priorities:
         for target in goto_targets(p):
-            where = f"extensions.conf:{p.line} {p.app}({p.data})"
+            where = f"{p.where} {p.app}({p.data})"
             assert target.context in dp.contexts, f"{where}: no context [{target.context}]"
             assert dp.resolve(target) is not None, f"{where}: {target} does not exist"
             checked += 1
     assert checked >= 1  # the IVR menu's GotoIf
 
 
-def test_every_include_exists() -> None:
-    dp = dialplan()
+def test_every_include_exists(dp: Dialplan) -> None:
     for context, included in dp.includes:
         assert included in dp.contexts, f"[{context}] includes missing [{included}]"
 
 
-def test_every_queue_in_the_dialplan_is_defined() -> None:
-    used = {split_args(p.data)[0] for p in dialplan().priorities if p.app.lower() == "queue"}
+def test_every_queue_in_the_dialplan_is_defined(dp: Dialplan) -> None:
+    used = {split_args(p.data)[0] for p in dp.priorities if p.app.lower() == "queue"}
     assert used == {"support", "sales"}
     assert used <= queues()
+
+
+def test_every_stasis_app_is_the_ctis(dp: Dialplan, defaults: Settings) -> None:
+    apps = {split_args(p.data)[0] for p in dp.priorities if p.app.lower() == "stasis"}
+    assert apps == {defaults.ari_app}
 
 
 def _interfaces(p: Priority, dp: Dialplan) -> list[str]:
@@ -230,38 +333,47 @@ def _interfaces(p: Priority, dp: Dialplan) -> list[str]:
     numbers = expand_pattern(p.exten)
     out: list[str] = []
     for item in first.split("&"):
-        tech, _, resource = item.partition("/")
-        if tech == "Local":
-            exten, _, context = resource.split("/", 1)[0].partition("@")
-            target = GotoTarget(context or p.context, exten, "1")
-            assert "${" in exten or dp.resolve(target) is not None, (
-                f"extensions.conf:{p.line}: {item} goes nowhere"
+        target = local_target(item, p.context)
+        if target is not None:
+            assert target.context in dp.contexts, f"{p.where}: {item}: no [{target.context}]"
+            exten_numbers = (
+                [substitute_exten(target.exten, n) for n in numbers]
+                if numbers is not None
+                else [target.exten]
             )
-        if tech != "PJSIP":
+            for exten in exten_numbers:
+                assert "${" in exten or dp.has_extension(target.context, exten), (
+                    f"{p.where}: {item} goes nowhere"
+                )
             continue
+        tech, _, resource = item.partition("/")
+        assert tech == "PJSIP", f"{p.where}: {item}: only PJSIP and Local interfaces"
         endpoint_part = resource.split("@", 1)[1] if "@" in resource else resource
         if "${" not in endpoint_part:
             out.append(f"PJSIP/{endpoint_part}")
             continue
         assert numbers is not None, (
-            f"extensions.conf:{p.line}: {p.app} to {item} under unbounded pattern {p.exten}"
+            f"{p.where}: {p.app} to {item} under unbounded pattern {p.exten}"
         )
         out.extend(f"PJSIP/{substitute_exten(endpoint_part, n)}" for n in numbers)
     return out
 
 
-def test_every_dial_and_chanspy_target_is_an_endpoint() -> None:
+def test_every_dial_and_chanspy_target_is_an_endpoint(dp: Dialplan) -> None:
     known = endpoints()
     reached: set[str] = set()
-    dp = dialplan()
     for p in dp.priorities:
         if p.app.lower() not in INTERFACE_APPS:
             continue
         for interface in _interfaces(p, dp):
             name = interface.removeprefix("PJSIP/")
-            assert name in known, f"extensions.conf:{p.line}: {interface} is not in pjsip.conf"
+            if p.app.lower() == "chanspy":
+                # ChanSpy takes a channel-name prefix: "PJSIP/1001-" is device 1001
+                name = name.removesuffix("-")
+            assert name in known, f"{p.where}: {interface} is not in pjsip.conf"
             reached.add(name)
-    assert {"1001", "1002", "1003", "pstn"} <= reached
+    # Every phone is dialable and spied on; the trunk is dialed out.
+    assert reached == known
 
 
 def test_every_queue_member_is_an_endpoint() -> None:
@@ -274,18 +386,68 @@ def test_every_queue_member_is_an_endpoint() -> None:
             assert name in known, f"[{section.name}] member {interface} is not in pjsip.conf"
 
 
+AGENT_PHONES = {"1001", "1002", "1003", "1004", "1005"}
+
+
+def test_contexts_the_cti_sends_calls_to(dp: Dialplan) -> None:
+    """The CTI's own AMI actions name these contexts (Originate, Redirect, transfers)."""
+    for context in ("cti-originate", "from-agents"):
+        # click-to-dial and transfers: every agent, and outside numbers via 9
+        for number in (*sorted(AGENT_PHONES), "918005550100"):
+            assert dp.has_extension(context, number), f"[{context}] cannot reach {number}"
+        assert not dp.has_extension(context, "18005550100")  # no way round the 9
+    # hold: the held party hears music, the agent's leg waits in silence
+    held = [p.app for p in dp.in_context("cti-hold") if p.exten == "s"]
+    assert held[-2:] == ["MusicOnHold", "Hangup"]
+    assert "Answer" in held
+    (parked,) = [p for p in dp.in_context("cti-hold-agent") if p.app == "Wait"]
+    assert (parked.exten, parked.data) == ("s", "3600")
+    # the ARI app can send a channel back into the IVR app
+    assert dp.has_extension("stasis-ivr", "18005550155")
+
+
+def test_musiconhold_has_the_class_the_hold_plays(dp: Dialplan) -> None:
+    classes = {split_args(p.data)[0] or "default" for p in dp.priorities if p.app == "MusicOnHold"}
+    moh = conf("musiconhold.conf")
+    for name in classes:
+        (section,) = moh.named(name)
+        assert section.get("mode") == "files"
+        assert section.get("directory") == "moh"  # where asterisk-sounds-moh installs
+
+
+def test_transfers_are_allowed_where_the_cti_transfers(dp: Dialplan) -> None:
+    """AMI Atxfer works through the atxfer code, which Dial/Queue options t/T enable."""
+    for p in dp.priorities:
+        if p.app == "Queue":
+            assert "t" in split_args(p.data)[1], f"{p.where}: agents could not transfer"
+        if p.app == "Dial" and p.context in ("from-agents", "cti-test-dial"):
+            options = split_args(p.data)[2] if len(split_args(p.data)) > 2 else ""
+            assert {"t", "T"} <= set(options), f"{p.where}: Dial without tT"
+    featuremap = conf("features.conf").named("featuremap")[0]
+    assert featuremap.get("atxfer")
+    assert featuremap.get("blindxfer")
+
+
 def test_agents_and_queue_membership() -> None:
     pjsip = conf("pjsip.conf")
     callerids = {s.name: s.get("callerid") for s in pjsip.of_type("endpoint")}
-    assert callerids["1001"] == '"Alice Agent" <1001>'
-    assert callerids["1002"] == '"Bob Agent" <1002>'
-    assert callerids["1003"] == '"Carol Supervisor" <1003>'
+    assert callerids == {
+        "pstn": None,
+        "1001": '"Alice Agent" <1001>',
+        "1002": '"Bob Agent" <1002>',
+        "1003": '"Carol Supervisor" <1003>',
+        "1004": '"Dave Agent" <1004>',
+        "1005": '"Erin Agent" <1005>',
+    }
     q = conf("queues.conf")
     members = {
         name: [split_args(m)[0] for m in q.named(name)[0].get_all("member")]
         for name in ("support", "sales")
     }
-    assert members == {"support": ["PJSIP/1001", "PJSIP/1002"], "sales": ["PJSIP/1002"]}
+    assert members == {
+        "support": ["PJSIP/1001", "PJSIP/1002", "PJSIP/1004"],
+        "sales": ["PJSIP/1002", "PJSIP/1005"],
+    }
 
 
 def test_pjsip_references_resolve() -> None:
@@ -293,23 +455,168 @@ def test_pjsip_references_resolve() -> None:
     contexts = dialplan().contexts
     aors = {s.name for s in pjsip.of_type("aor")}
     auths = {s.name for s in pjsip.of_type("auth")}
+    transports = {s.name for s in pjsip.of_type("transport")}
     for ep in pjsip.of_type("endpoint"):
         assert ep.get("context") in contexts, f"endpoint {ep.name}: no context {ep.get('context')}"
         for aor in (ep.get("aors") or "").split(","):
             assert aor.strip() in aors, f"endpoint {ep.name}: no aor {aor}"
         if ep.get("auth") is not None:
             assert ep.get("auth") in auths, f"endpoint {ep.name}: no auth {ep.get('auth')}"
+        if ep.get("transport") is not None:
+            assert ep.get("transport") in transports, f"endpoint {ep.name}: no transport"
     for ident in pjsip.of_type("identify"):
         assert ident.get("endpoint") in endpoints()
-    assert {s.get("context") for s in pjsip.named("1003") if s.get("type") == "endpoint"} == {
-        "from-supervisors"
-    }
+    contexts_of = {ep.name: ep.get("context") for ep in pjsip.of_type("endpoint")}
+    assert contexts_of.pop("pstn") == "from-pstn"
+    assert contexts_of.pop("1003") == "from-supervisors"
+    assert set(contexts_of.values()) == {"from-agents"}
+
+
+# --- browser softphones: WebRTC over WSS -------------------------------------------
+
+KEYS = "/etc/asterisk/keys"
+
+
+def test_webrtc_endpoints_use_wss_and_the_tls_pair() -> None:
+    pjsip = conf("pjsip.conf")
+    (wss,) = [t for t in pjsip.of_type("transport") if t.get("protocol") == "wss"]
+    webrtc = [ep for ep in pjsip.of_type("endpoint") if ep.get("webrtc") == "yes"]
+    assert {ep.name for ep in webrtc} == {"1004", "1005"}
+    (http,) = conf("http.conf").named("general")
+    for ep in webrtc:
+        assert ep.get("transport") == wss.name
+        # DTLS-SRTP uses the same files as the HTTPS server that carries WSS.
+        assert ep.get("dtls_cert_file") == http.get("tlscertfile") == f"{KEYS}/asterisk.crt"
+        assert ep.get("dtls_private_key") == http.get("tlsprivatekey") == f"{KEYS}/asterisk.key"
+        # every WebRTC browser has G.711; nothing else is installed for it
+        assert set((ep.get("allow") or "").split(",")) <= {"ulaw", "alaw"}
+    # WSS arrives on Asterisk's TLS HTTP server.
+    assert http.get("tlsenable") == "yes"
+    assert http.get("tlsbindaddr") == "0.0.0.0:8089"
+    # Desk phones are not WebRTC.
+    for name in ("1001", "1002", "1003"):
+        (ep,) = [e for e in pjsip.named(name) if e.get("type") == "endpoint"]
+        assert ep.get("webrtc") is None
+
+
+def test_docker_makes_the_tls_pair_the_config_names() -> None:
+    entrypoint = (DOCKER_DIR / "asterisk-entrypoint.sh").read_text(encoding="utf-8")
+    assert f"keys={KEYS}\n" in entrypoint
+    assert "crt=$keys/asterisk.crt" in entrypoint
+    assert "key=$keys/asterisk.key" in entrypoint
+    assert "openssl req -x509" in entrypoint
+    assert entrypoint.rstrip().endswith('exec "$@"')
+    dockerfile = (DOCKER_DIR / "Dockerfile.asterisk").read_text(encoding="utf-8")
+    assert f"VOLUME {KEYS}" in dockerfile
+    assert 'ENTRYPOINT ["/usr/local/bin/asterisk-entrypoint.sh"]' in dockerfile
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_the_entrypoint_makes_a_usable_certificate(tmp_path: Path) -> None:
+    """Run the entrypoint's certificate step with its paths moved into tmp_path."""
+    script = (DOCKER_DIR / "asterisk-entrypoint.sh").read_text(encoding="utf-8")
+    script = script.replace(f"keys={KEYS}", f"keys={tmp_path / 'keys'}")
+    script = re.sub(r"^chown .*$", ":", script, flags=re.M)  # no `asterisk` user here
+    (tmp_path / "ep.sh").write_text(script, encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", ""), "ASTERISK_TLS_CN": "cti.example"}
+    run = subprocess.run(
+        ["sh", str(tmp_path / "ep.sh"), "echo", "started"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "started"
+    crt = tmp_path / "keys" / "asterisk.crt"
+    text = subprocess.run(
+        ["openssl", "x509", "-in", str(crt), "-noout", "-subject", "-ext", "subjectAltName"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert "CN = cti.example" in text or "CN=cti.example" in text
+    assert "DNS:cti.example" in text
+    assert (tmp_path / "keys" / "asterisk.key").stat().st_mode & 0o077 == 0
+    # A second start keeps the certificate a browser was told to trust.
+    before = crt.read_bytes()
+    rerun = subprocess.run(
+        ["sh", str(tmp_path / "ep.sh"), "true"], env=env, timeout=60, check=False
+    )
+    assert rerun.returncode == 0
+    assert crt.read_bytes() == before
 
 
 def test_lab_only_parts_are_not_shipped() -> None:
     assert "bulk" not in queues()
     assert "agents-sim" not in dialplan().contexts
     assert not any(p.exten == "18005550199" for p in dialplan().priorities)
+
+
+# --- asterisklint ----------------------------------------------------------------
+
+_LINT_LINE = re.compile(r"^(?P<where>\S+:\d+) (?P<code>[EWH]_[A-Z0-9_]+): (?P<text>.*)$")
+
+
+def asterisklint(extensions_conf: Path) -> list[tuple[str, str, str]]:
+    """(where, code, text) of every message `asterisklint dialplan-check` prints.
+
+    It prints to stderr and exits 1 when it printed anything (hints included);
+    anything else (a crash, an unknown line) fails the test.
+    """
+    exe = Path(sys.executable).with_name("asterisklint")
+    assert exe.exists(), "asterisklint is a dev dependency: pip install -e '.[dev]'"
+    run = subprocess.run(
+        [str(exe), "dialplan-check", str(extensions_conf)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "ALINT_IGNORE": ""},
+    )
+    messages: list[tuple[str, str, str]] = []
+    for line in (run.stdout + run.stderr).splitlines():
+        if not line.strip() or line.startswith("    previous occurrence at "):
+            continue
+        m = _LINT_LINE.match(line)
+        assert m is not None, f"asterisklint printed {line!r}:\n{run.stdout}{run.stderr}"
+        messages.append((m["where"], m["code"], m["text"]))
+    assert run.returncode == (1 if messages else 0), run.stderr
+    return messages
+
+
+def _lint_report(messages: list[tuple[str, str, str]]) -> str:
+    return "\n".join(f"{w} {c}: {t}" for w, c, t in messages)
+
+
+def test_asterisklint_finds_no_error_in_the_shipped_dialplan() -> None:
+    messages = asterisklint(CONF_DIR / "extensions.conf")
+    errors = [m for m in messages if m[1].startswith("E_")]
+    assert not errors, _lint_report(errors)
+    # Warnings and hints are listed (pytest -rP shows them), not failed on.
+    print(_lint_report(messages) or "asterisklint: no messages")
+
+
+def test_asterisklint_finds_no_error_with_the_test_contexts(tmp_path: Path) -> None:
+    for src in (CONF_DIR / "extensions.conf", TEST_CONF_DIR / "extensions-test.conf"):
+        shutil.copy(src, tmp_path / src.name)
+    messages = asterisklint(tmp_path / "extensions.conf")
+    errors = [m for m in messages if m[1].startswith("E_")]
+    assert not errors, _lint_report(errors)
+    print(_lint_report(messages) or "asterisklint: no messages")
+
+
+def test_asterisklint_does_report_errors(tmp_path: Path) -> None:
+    """The two tests above could not pass by asterisklint failing to look."""
+    bad = tmp_path / "extensions.conf"
+    bad.write_text(
+        "[general]\n\n[globals]\n\n[c]\nexten => s,1,Fooo(x)\n same => n,Goto(nowhere,s,1)\n",
+        encoding="utf-8",
+    )
+    codes = {code for _where, code, _text in asterisklint(bad)}
+    assert {"E_APP_MISSING", "E_DP_GOTO_NOCONTEXT"} <= codes
 
 
 # --- the IVR conventions the CTI reads (docs/ivr.md) ---------------------------------
@@ -376,6 +683,34 @@ def test_ivr_is_the_lab_ivr_that_recorded_the_traces() -> None:
 # --- credentials and listeners match the CTI's defaults ------------------------------
 
 
+# The classes Asterisk 22 registers each action with (any one of them is
+# enough): every action the CTI sends, from resync to call control and spy.
+NO_CLASS: frozenset[str] = frozenset()
+AMI_ACTION_CLASSES: dict[str, frozenset[str]] = {
+    "Login": NO_CLASS,
+    "Ping": NO_CLASS,
+    "Events": NO_CLASS,
+    "QueueStatus": NO_CLASS,
+    "QueueSummary": NO_CLASS,
+    "BridgeList": NO_CLASS,
+    "CoreShowChannels": frozenset({"system", "reporting"}),
+    "DeviceStateList": frozenset({"call", "reporting"}),
+    "Status": frozenset({"system", "call", "reporting"}),
+    "ShowDialPlan": frozenset({"config", "reporting"}),
+    "Originate": frozenset({"originate"}),  # click-to-dial, and spy with ChanSpy
+    "Redirect": frozenset({"call"}),  # hold
+    "Bridge": frozenset({"call"}),  # unhold
+    "BlindTransfer": frozenset({"call"}),
+    "Atxfer": frozenset({"call"}),
+    "CancelAtxfer": frozenset({"call"}),
+    "PlayDTMF": frozenset({"call"}),
+    "Hangup": frozenset({"system", "call"}),
+    "QueuePause": frozenset({"agent"}),
+    "QueueAdd": frozenset({"agent"}),
+    "QueueRemove": frozenset({"agent"}),
+}
+
+
 def test_manager_conf_matches_the_cti(defaults: Settings) -> None:
     manager = conf("manager.conf")
     (general,) = manager.named("general")
@@ -392,8 +727,14 @@ def test_manager_conf_matches_the_cti(defaults: Settings) -> None:
         assert net.is_private, f"manager.conf permits a public range {net}"
     assert user.get("read") == "all"
     writes = set((user.get("write") or "").split(","))
-    assert {"system", "call", "agent", "originate", "reporting"} <= writes
-    assert not writes & {"all", "command", "config"}
+    for action, classes in AMI_ACTION_CLASSES.items():
+        assert classes == NO_CLASS or classes & writes, f"AMI user cannot send {action}"
+    # The least set: drop any class and some action the CTI sends is refused.
+    for cls in writes:
+        assert any(c != NO_CLASS and c & writes == {cls} for c in AMI_ACTION_CLASSES.values()), (
+            f"write class {cls} is not needed"
+        )
+    assert not writes & {"all", "system", "command", "config"}
 
 
 def test_ari_and_http_match_the_cti(defaults: Settings) -> None:
@@ -402,6 +743,7 @@ def test_ari_and_http_match_the_cti(defaults: Settings) -> None:
     (user,) = ari.named(defaults.ari_username)
     assert user.get("type") == "user"
     assert user.get("password") == defaults.ari_password
+    assert user.get("read_only") == "no"  # the data dip sets channel variables
     (http,) = conf("http.conf").named("general")
     assert http.get("enabled") == "yes"
     assert http.get("bindport") == "8088"
@@ -495,6 +837,9 @@ def test_compose_services_and_profiles() -> None:
     assert isinstance(published, list)
     assert "127.0.0.1:5038:5038" in published
     assert "127.0.0.1:8088:8088" in published
+    assert "8089:8089" in published  # WSS for browser softphones
+    assert "asterisk-keys:/etc/asterisk/keys" in _list(asterisk["volumes"])
+    assert "asterisk-keys" in _mapping(compose["volumes"])
     # The `full` env file switches the profile on and points the CTI at postgres.
     full_env = dict(
         line.split("=", 1)
@@ -507,6 +852,23 @@ def test_compose_services_and_profiles() -> None:
     assert full_env["CTI_DATABASE_URL"].endswith(f"/{pg_env['POSTGRES_DB']}")
 
 
+def _list(value: object) -> list[object]:
+    assert isinstance(value, list)
+    return value
+
+
+def test_compose_test_overlay_adds_only_the_test_dialplan() -> None:
+    overlay = mini_yaml((DOCKER_DIR / "compose.test.yml").read_text(encoding="utf-8"))
+    services = _mapping(overlay["services"])
+    assert set(services) == {"asterisk"}
+    (mount,) = _list(_mapping(services["asterisk"])["volumes"])
+    assert isinstance(mount, str)
+    source, target, mode = mount.split(":")
+    # relative to docker/, the directory of the first compose file
+    assert (DOCKER_DIR / source).resolve() == TEST_CONF_DIR / "extensions-test.conf"
+    assert (target, mode) == ("/etc/asterisk/extensions-test.conf", "ro")
+
+
 def _as_text(value: object) -> object:
     if isinstance(value, dict):
         return {str(k): _as_text(v) for k, v in value.items()}
@@ -517,17 +879,46 @@ def _as_text(value: object) -> object:
     return None if value is None else str(value)
 
 
-def test_compose_is_yaml_and_the_mini_parser_agrees() -> None:
+@pytest.mark.parametrize("name", ["compose.yml", "compose.test.yml"])
+def test_compose_is_yaml_and_the_mini_parser_agrees(name: str) -> None:
     yaml = pytest.importorskip("yaml", reason="PyYAML is not installed in this environment")
-    text = (DOCKER_DIR / "compose.yml").read_text(encoding="utf-8")
+    text = (DOCKER_DIR / name).read_text(encoding="utf-8")
     assert _as_text(yaml.safe_load(text)) == mini_yaml(text)
+
+
+# Modules asterisk-conf/ relies on: Dockerfile.asterisk stops the build without one.
+REQUIRED_MODULES = {
+    "chan_pjsip",
+    "res_pjsip_transport_websocket",  # pjsip.conf transport-wss
+    "res_http_websocket",  # ARI events, WSS
+    "res_srtp",  # WebRTC DTLS-SRTP
+    "res_ari",
+    "res_stasis",
+    "app_stasis",
+    "app_queue",
+    "app_chanspy",
+    "app_read",
+    "app_userevent",
+    "app_senddtmf",  # docker/test/extensions-test.conf
+    "res_musiconhold",
+}
 
 
 def test_dockerfiles() -> None:
     asterisk = (DOCKER_DIR / "Dockerfile.asterisk").read_text(encoding="utf-8")
     assert re.search(r"^FROM alpine:", asterisk, re.M)
-    assert re.search(r"apk add --no-cache asterisk asterisk-sounds-en", asterisk)
+    (apk,) = re.findall(r"apk add --no-cache ([^\\&\n]+)", asterisk)
+    assert set(apk.split()) == {
+        "asterisk",  # the PBX (a distribution package, not a source build)
+        "asterisk-sounds-en",  # the IVR's prompts
+        "asterisk-sounds-moh",  # music on hold
+        "asterisk-srtp",  # res_srtp
+        "openssl",  # the entrypoint's certificate
+    }
+    checked = set(re.findall(r"\b((?:chan|res|app|bridge|codec|format)_\w+)\b", asterisk))
+    assert checked >= REQUIRED_MODULES
     assert "COPY asterisk-conf/ /etc/asterisk/" in asterisk
+    assert "EXPOSE 5038 8088 8089 5060/udp 10000-10099/udp" in asterisk
     cti = (DOCKER_DIR / "Dockerfile.cti").read_text(encoding="utf-8")
     assert re.search(r"^FROM python:3\.11-slim$", cti, re.M)
     assert "pip install ." in cti
