@@ -15,27 +15,85 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from cti.ami.client import AmiClient
+from cti.ari.rest import AriRest
+from cti.ari.stream import AriEventStream
 from cti.config import Settings
+from cti.control import CallControl
+from cti.customers import CustomerKey, CustomerLookup
 from cti.engine import Engine
+from cti.ivr.app import IvrApp
+from cti.ivr.intake import AriIntake
 from cti.model.model import Model
 from cti.store import Store, seed_demo
 from cti.store.seed import DEMO_CUSTOMERS
-from cti.web.adapters import AccountDirectory, ModelStateView
+from cti.web.adapters import AccountDirectory, ControlAdapter, ModelStateView
 from cti.web.app import create_app
 from cti.web.hub import Hub
 
-__all__ = ["CtiService", "run_demo", "run_service"]
+__all__ = ["CtiService", "customer_lookup", "run_demo", "run_service"]
 
 log = logging.getLogger("cti.app")
 
 _HTTP_START_TIMEOUT = 10.0  # seconds for uvicorn to bind
 _FLUSH_TIMEOUT = 10.0  # seconds to write the queued call records at shutdown
+
+
+def customer_lookup(store: Store) -> CustomerLookup:
+    """The store as the engine's CustomerLookup (one CustomerKey in, a JSON dict out)."""
+
+    async def lookup(key: CustomerKey) -> dict[str, Any] | None:
+        return await store.lookup_customer_json(key.account, key.phone, customer_id=key.customer_id)
+
+    return lookup
+
+
+@dataclass(slots=True)
+class AriPart:
+    """The ARI side: the event stream, its REST client and the data-dip app.
+
+    Optional (CTI_ARI_URL empty turns it off): without it the CTI still
+    watches calls over AMI, and `Stasis(cti-ivr,...)` fails over to the
+    dialplan because the app is not registered.
+    """
+
+    rest: AriRest
+    stream: AriEventStream
+    ivr: IvrApp
+    intake: AriIntake
+
+    @classmethod
+    def create(cls, settings: Settings, engine: Engine, store: Store) -> AriPart:
+        rest = AriRest(
+            settings.ari_url,
+            settings.ari_username,
+            settings.ari_password,
+            timeout=settings.action_timeout,
+        )
+        stream = AriEventStream(
+            settings.ari_url, settings.ari_username, settings.ari_password, [settings.ari_app]
+        )
+        ivr = IvrApp(
+            rest, customer_lookup(store), app=settings.ari_app, dip_timeout=settings.dip_timeout
+        )
+        return cls(rest, stream, ivr, AriIntake(engine, ivr, rest))
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return [
+            asyncio.create_task(self.stream.run(), name="cti-ari"),
+            asyncio.create_task(self.stream.serve(self.intake), name="cti-ari-intake"),
+        ]
+
+    async def close(self) -> None:
+        await self.stream.close()
+        await self.ivr.close()  # sends the calls it was serving back to the dialplan
+        await self.rest.aclose()
 
 
 @dataclass(slots=True)
@@ -50,6 +108,7 @@ class CtiService:
     client: AmiClient
     app: FastAPI
     server: uvicorn.Server
+    ari: AriPart | None = None
 
     @classmethod
     async def create(cls, settings: Settings, store: Store) -> CtiService:
@@ -61,14 +120,19 @@ class CtiService:
         engine = Engine(
             model=model,
             publisher=hub,
-            lookup_customer=store.lookup_customer_json,
+            lookup_customer=customer_lookup(store),
             save_records=store.save_call_records,
         )
         client = AmiClient(
             settings.ami_host, settings.ami_port, settings.ami_username, settings.ami_secret
         )
+        control = CallControl(client, model.call, action_timeout=settings.action_timeout)
         app = create_app(
-            users=AccountDirectory(store), state=ModelStateView(model), hub=hub, settings=settings
+            users=AccountDirectory(store),
+            state=ModelStateView(model),
+            hub=hub,
+            settings=settings,
+            control=ControlAdapter(control),
         )
         config = uvicorn.Config(
             app,
@@ -82,7 +146,8 @@ class CtiService:
             ws_per_message_deflate=False,
         )
         server = uvicorn.Server(config)
-        return cls(settings, store, hub, model, engine, client, app, server)
+        ari = AriPart.create(settings, engine, store) if settings.ari_url else None
+        return cls(settings, store, hub, model, engine, client, app, server, ari)
 
     @property
     def http_port(self) -> int:
@@ -109,12 +174,16 @@ class CtiService:
             asyncio.create_task(self.engine.run(self.client.stream), name="cti-engine"),
             asyncio.create_task(self.server.serve(), name="cti-http"),
         ]
+        if self.ari is not None:
+            parts += self.ari.tasks()
         try:
             done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.server.should_exit = True
             self.hub.shutdown()
             await self.client.close()
+            if self.ari is not None:
+                await self.ari.close()
             # no more input: let the engine store the call records it holds
             try:
                 async with asyncio.timeout(_FLUSH_TIMEOUT):
@@ -173,6 +242,7 @@ async def run_demo(
         settings = Settings(
             ami_host="127.0.0.1",
             ami_port=fake.port,
+            ari_url=f"http://127.0.0.1:{fake.ari_port}",
             database_url=database_url,
             http_host=http_host,
             http_port=http_port,
@@ -188,7 +258,9 @@ async def run_demo(
         try:
             await service.wait_http_started()
             await service.client.wait_connected(timeout=10.0)
-            fake.start_traffic(demo_scenario(agents=2, rate=calls_per_second, callers=callers))
+            scenario = demo_scenario(agents=2, rate=calls_per_second, callers=callers)
+            # Some calls take the data-dip IVR (the cti-ivr app looks them up).
+            fake.start_traffic(replace(scenario, p_stasis=0.25))
             print(
                 f"\ncti demo: open http://{http_host}:{service.http_port}/ and log in as\n"
                 "  alice or bob (agents, phones PJSIP/1001 and PJSIP/1002) or carol\n"

@@ -25,6 +25,13 @@ class Settings:
     ari_url: str = field(default_factory=lambda: _env("ARI_URL", "http://127.0.0.1:8088"))
     ari_username: str = field(default_factory=lambda: _env("ARI_USERNAME", "cti"))
     ari_password: str = field(default_factory=lambda: _env("ARI_PASSWORD", "cti-secret"))
+    # The Stasis application the dialplan hands calls to (`Stasis(cti-ivr,...)`).
+    ari_app: str = field(default_factory=lambda: _env("ARI_APP", "cti-ivr"))
+    # Seconds one AMI action or ARI request may take before it fails as a timeout.
+    action_timeout: float = field(default_factory=lambda: float(_env("ACTION_TIMEOUT", "5")))
+    # Seconds the data dip may wait for the database before the call goes on
+    # without customer variables: a caller must never wait on a slow database.
+    dip_timeout: float = field(default_factory=lambda: float(_env("DIP_TIMEOUT", "0.8")))
     database_url: str = field(
         default_factory=lambda: _env("DATABASE_URL", "sqlite+aiosqlite:///cti.sqlite3")
     )

@@ -9,8 +9,9 @@ rings. By then the answer is usually cached and goes into the pop itself.
 When it is not, the pop leaves at once marked `customer_pending` and a
 `call_customer` event follows when the look-up finishes.
 
-The cache is keyed by (account, caller number), bounded, and entries expire
-so edits to a customer show up on later calls.
+The cache is keyed by `CustomerKey` (the data dip's customer id, the account
+typed in the IVR, the caller number), bounded, and entries expire so edits to
+a customer show up on later calls.
 """
 
 from __future__ import annotations
@@ -21,17 +22,39 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from cti.ids import CallId, Interface
 
-__all__ = ["CustomerCache", "CustomerFound", "CustomerLookup"]
+__all__ = ["CustomerCache", "CustomerFound", "CustomerKey", "CustomerLookup"]
 
 log = logging.getLogger("cti.customers")
 
-# (account, caller number) -> JSON-ready customer record, or None
-CustomerLookup = Callable[[str | None, str], Awaitable[dict[str, Any] | None]]
-_Key = tuple[str | None, str]
+
+class CustomerKey(NamedTuple):
+    """What a call knows to find its customer, most specific first.
+
+    Build it with `CustomerKey.of`: once the data dip named a customer id, the
+    account no longer matters, so it is left out and equal questions share
+    one cache entry.
+    """
+
+    customer_id: int | None
+    account: str | None
+    phone: str
+
+    @classmethod
+    def of(
+        cls, phone: str, *, account: str | None = None, customer_id: int | None = None
+    ) -> CustomerKey:
+        if customer_id is not None:
+            return cls(customer_id, None, phone)
+        return cls(None, account or None, phone)
+
+
+# key -> JSON-ready customer record, or None
+CustomerLookup = Callable[[CustomerKey], Awaitable[dict[str, Any] | None]]
+_Key = CustomerKey
 _Outcome = tuple[bool, dict[str, Any] | None]  # (failed, customer)
 
 
@@ -74,14 +97,13 @@ class CustomerCache:
         self._running: dict[_Key, asyncio.Task[_Outcome]] = {}
         self.failures = 0
 
-    def prefetch(self, account: str | None, phone: str) -> None:
+    def prefetch(self, key: CustomerKey) -> None:
         """Start a look-up for this key unless it is cached or under way."""
-        key = (account or None, phone)
         if key in self._running or self._fresh(key):
             return
-        if key[0] is not None:
-            by_phone = self._fresh((None, phone))
-            if by_phone is not None and by_phone[1] and by_phone[1].get("account") == key[0]:
+        if key.customer_id is not None or key.account is not None:
+            by_phone = self._fresh(CustomerKey(None, None, key.phone))
+            if by_phone is not None and by_phone[1] and _same_customer(key, by_phone[1]):
                 # the caller typed the account of the customer their number found:
                 # the same answer, no second query
                 self._store(key, by_phone[1])
@@ -89,21 +111,16 @@ class CustomerCache:
         task = asyncio.get_running_loop().create_task(self._fetch(key), name="cti-customer")
         self._running[key] = task
 
-    def peek(self, account: str | None, phone: str) -> tuple[bool, dict[str, Any] | None]:
+    def peek(self, key: CustomerKey) -> tuple[bool, dict[str, Any] | None]:
         """(ready, customer): the cached answer if there is one."""
-        key = (account or None, phone)
         entry = self._fresh(key)
         return (True, entry[1]) if entry is not None else (False, None)
 
     def when_ready(
-        self,
-        account: str | None,
-        phone: str,
-        then: Callable[[dict[str, Any] | None, bool], None],
+        self, key: CustomerKey, then: Callable[[dict[str, Any] | None, bool], None]
     ) -> None:
         """Call `then(customer, failed)` once the look-up for this key ends."""
-        key = (account or None, phone)
-        self.prefetch(account, phone)
+        self.prefetch(key)
         task = self._running.get(key)
         if task is None:  # finished between peek and now
             entry = self._fresh(key)
@@ -118,19 +135,19 @@ class CustomerCache:
 
         task.add_done_callback(_done)
 
-    async def get(self, account: str | None, phone: str) -> dict[str, Any] | None:
+    async def get(self, key: CustomerKey) -> dict[str, Any] | None:
         """The customer for this key, waiting for (or starting) its look-up.
 
         For paths that may wait, such as writing the call record; None when
         no record matches or the look-up failed.
         """
-        ready, customer = self.peek(account, phone)
+        ready, customer = self.peek(key)
         if ready:
             return customer
-        self.prefetch(account, phone)
-        task = self._running.get((account or None, phone))
+        self.prefetch(key)
+        task = self._running.get(key)
         if task is None:
-            return self.peek(account, phone)[1]
+            return self.peek(key)[1]
         return (await asyncio.shield(task))[1]
 
     async def close(self) -> None:
@@ -150,11 +167,11 @@ class CustomerCache:
     async def _fetch(self, key: _Key) -> _Outcome:
         try:
             async with asyncio.timeout(self._timeout):
-                customer = await self._lookup(*key)
+                customer = await self._lookup(key)
         except Exception:
             # not cached: the next call from this number tries again
             self.failures += 1
-            log.warning("customer look-up failed for account=%r phone=%r", *key, exc_info=True)
+            log.warning("customer look-up failed for %r", key, exc_info=True)
             return True, None
         finally:
             self._running.pop(key, None)
@@ -165,3 +182,10 @@ class CustomerCache:
         self._done[key] = (self._clock(), customer)
         while len(self._done) > self._max:
             self._done.popitem(last=False)
+
+
+def _same_customer(key: CustomerKey, found: dict[str, Any]) -> bool:
+    """Whether the caller's number already found the customer `key` names."""
+    if key.customer_id is not None:
+        return found.get("id") == key.customer_id
+    return found.get("account") == key.account

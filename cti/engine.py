@@ -26,16 +26,18 @@ from typing import Any, Protocol, cast
 
 from cti.ami.protocol import Event
 from cti.ami.stream import Connected, Disconnected, Snapshot, StreamItem
-from cti.customers import CustomerCache, CustomerFound, CustomerLookup
+from cti.customers import CustomerCache, CustomerFound, CustomerKey, CustomerLookup
 from cti.ids import CallId, ChannelId, Interface
 from cti.model.events import (
     ChannelCreated,
     DomainEvent,
     IvrStepped,
     VariableSet,
+    dipped_customer,
     entered_account,
 )
 from cti.model.from_ami import from_ami
+from cti.model.from_ari import from_ari
 from cti.model.model import Model
 from cti.model.outputs import (
     AgentStateChanged,
@@ -74,6 +76,7 @@ _MaybeCustomer = object
 class EngineStats:
     items: int = 0
     events: int = 0
+    ari_events: int = 0
     snapshots: int = 0
     pops: int = 0
     failures: int = 0
@@ -137,6 +140,25 @@ class Engine:
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("failed to handle %s", type(item).__name__)
 
+    async def handle_ari(self, event: object) -> None:
+        """Apply one ARI event; never raises.
+
+        Only the facts ARI owns reach the model (cti/model/from_ari.py), so
+        it needs no ordering against the AMI stream: both streams call in
+        here and in `handle`, each in its own order.
+        """
+        self.stats.ari_events += 1
+        try:
+            domain = from_ari(event)
+            if domain is not None:
+                outputs = self.model.apply(domain, self._clock())
+                if outputs:
+                    await self.route(outputs)
+        except Exception as exc:
+            self.stats.failures += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("failed to handle ARI %s", type(event).__name__)
+
     def _apply(self, item: StreamItem) -> list[Output]:
         now = self._clock()
         if isinstance(item, Event):
@@ -176,7 +198,7 @@ class Engine:
                 customer = (
                     cast(dict[str, Any] | None, found)
                     if known
-                    else self._cached_customer(out.account, out.caller_number)
+                    else self._cached_customer(_key_of(out))
                 )
                 payload = out.to_json()
                 payload["customer"] = customer
@@ -205,16 +227,22 @@ class Engine:
         if isinstance(event, ChannelCreated):
             if event.channel == ChannelId(event.call) and event.caller_number:
                 self._callers[event.call] = event.caller_number
-                cache.prefetch(None, event.caller_number)
+                cache.prefetch(CustomerKey.of(event.caller_number))
         elif isinstance(event, VariableSet | IvrStepped):
-            account = entered_account(event)
             phone = self._callers.get(event.call)
-            if account is not None and phone is not None:
-                cache.prefetch(account, phone)
+            if phone is None:
+                return
+            customer_id = dipped_customer(event)
+            if customer_id is not None:
+                cache.prefetch(CustomerKey.of(phone, customer_id=customer_id))
+                return
+            account = entered_account(event)
+            if account is not None:
+                cache.prefetch(CustomerKey.of(phone, account=account))
 
-    def _cached_customer(self, account: str | None, phone: str) -> dict[str, Any] | None:
+    def _cached_customer(self, key: CustomerKey) -> dict[str, Any] | None:
         cache = self._cache()
-        return cache.peek(account, phone)[1] if cache is not None else None
+        return cache.peek(key)[1] if cache is not None else None
 
     def _pop_payload(self, pop: ScreenPop) -> dict[str, Any]:
         payload = pop.to_json()
@@ -222,7 +250,8 @@ class Engine:
         if cache is None:
             payload["customer"], payload["customer_pending"] = None, False
             return payload
-        ready, customer = cache.peek(pop.account, pop.caller_number)
+        key = _key_of(pop)
+        ready, customer = cache.peek(key)
         payload["customer"], payload["customer_pending"] = customer, not ready
         self._found.setdefault(pop.call_id, customer if ready else _PENDING)
         if not ready:
@@ -235,7 +264,7 @@ class Engine:
                 update = CustomerFound(pop.call_id, pop.interface, found, failed)
                 self._publisher.publish_to_interface(pop.interface, update.to_json())
 
-            cache.when_ready(pop.account, pop.caller_number, _follow_up)
+            cache.when_ready(key, _follow_up)
         return payload
 
     def _queue_record(self, ended: CallEnded, customer: _MaybeCustomer) -> None:
@@ -252,7 +281,7 @@ class Engine:
         # The writer may wait for a look-up still running; the intake never does.
         if customer is _PENDING:
             cache = self._cache()
-            customer = await cache.get(ended.account, ended.caller_number) if cache else None
+            customer = await cache.get(_key_of(ended)) if cache else None
         customer_id = customer.get("id") if isinstance(customer, dict) else None
         return customer_id if isinstance(customer_id, int) else None
 
@@ -289,3 +318,7 @@ class Engine:
     async def flush_records(self) -> None:
         """Wait until every queued record is written (tests, shutdown)."""
         await self._records.join()
+
+
+def _key_of(call: ScreenPop | CallEnded) -> CustomerKey:
+    return CustomerKey.of(call.caller_number, account=call.account, customer_id=call.customer_id)

@@ -5,7 +5,9 @@ Strategy: the bytes of a trace go through the same `AmiParser`, the same
 differs. A JSONL trace (`{"t", "src": "ami", "raw"}` per frame) supplies its
 own times; raw AMI wire text (`--format ami`) gets a virtual clock that
 advances one millisecond per message, so output is deterministic either way.
-ARI lines are skipped for now.
+ARI lines (`"src": "ari"`) go through the same `decode_event` and `from_ari`
+as the live ARI stream; only Stasis membership reaches the model from there
+(docs/ownership.md), so they change no published output.
 
 List responses need no registration in a trace: a `Response` with
 `EventList: start` opens a list, named from its Message ("Channels will
@@ -29,11 +31,14 @@ from typing import Any
 
 from cti.ami.lists import ITEM_EVENTS, RESYNC_ACTIONS, ListCollector, ListResult
 from cti.ami.protocol import AmiParser, BadFrame, Event, Message, Response
+from cti.ari.errors import AriDecodeError
+from cti.ari.events import decode_event
 from cti.model.from_ami import from_ami
+from cti.model.from_ari import from_ari
 from cti.model.model import Model
 from cti.model.outputs import Output
 
-__all__ = ["Replayer", "agent_interfaces", "read_chunks", "replay"]
+__all__ = ["Replayer", "agent_interfaces", "read_chunks", "read_records", "replay"]
 
 VIRTUAL_STEP = 0.001  # seconds per message on the virtual clock (--format ami)
 
@@ -85,6 +90,16 @@ class Replayer:
             self._handle(msg, now, out)
         return out
 
+    def feed_ari(self, text: str | bytes, at: float) -> list[Output]:
+        """One ARI event as the WebSocket delivered it (JSON text)."""
+        try:
+            event = decode_event(text)
+        except AriDecodeError:
+            self.bad_frames += 1
+            return []
+        domain = from_ari(event)
+        return self.model.apply(domain, at) if domain is not None else []
+
     def close(self, at: float | None = None) -> list[Output]:
         """End of input: apply lists still gathered."""
         out: list[Output] = []
@@ -122,18 +137,28 @@ class Replayer:
 
 def read_chunks(path: str | Path, fmt: str = "jsonl") -> Iterator[tuple[float | None, bytes]]:
     """(time, bytes) pieces of a trace: per AMI frame for JSONL, 64 KiB for raw AMI."""
+    for at, src, data in read_records(path, fmt):
+        if src == "ami":
+            yield at, data
+
+
+def read_records(path: str | Path, fmt: str = "jsonl") -> Iterator[tuple[float | None, str, bytes]]:
+    """(time, "ami" | "ari", bytes) pieces of a trace, in arrival order."""
     if fmt == "jsonl":
         with open(path, encoding="utf-8") as lines:
             for line in lines:
                 if not line.strip():
                     continue
                 record = json.loads(line)
-                if record.get("src") == "ami":
-                    yield float(record["t"]), record["raw"].encode("utf-8")
+                src = record.get("src")
+                if src == "ami":
+                    yield float(record["t"]), "ami", record["raw"].encode("utf-8")
+                elif src == "ari":
+                    yield float(record["t"]), "ari", json.dumps(record["event"]).encode()
     elif fmt == "ami":
         with open(path, "rb") as wire:
             while chunk := wire.read(65536):
-                yield None, chunk
+                yield None, "ami", chunk
     else:
         raise ValueError(f"unknown trace format {fmt!r} (jsonl or ami)")
 
@@ -165,9 +190,14 @@ def replay(
         devices = agent_interfaces(read_chunks(path, fmt))
     runner = Replayer(Model(devices))
     last: float | None = None
-    for at, data in read_chunks(path, fmt):
+    for at, src, data in read_records(path, fmt):
         last = at
-        for output in runner.feed(data, at):
+        if src == "ari":
+            assert at is not None  # ARI records come from JSONL traces, with times
+            outputs = runner.feed_ari(data, at)
+        else:
+            outputs = runner.feed(data, at)
+        for output in outputs:
             yield output.to_json()
     for output in runner.close(last):
         yield output.to_json()

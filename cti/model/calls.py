@@ -64,6 +64,7 @@ class CallRecord:
     ivr: list[IvrStep] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     account: str | None = None
+    customer_id: int | None = None  # found by the data dip (CTI_CUSTOMER_ID)
     queue: QueueName | None = None
     joined_at: float | None = None
     waiting_in: QueueName | None = None  # set while the caller waits in a queue
@@ -112,6 +113,7 @@ def screen_pop(
         ivr_path=tuple(call.ivr),
         variables=call.sorted_variables(),
         account=call.account,
+        customer_id=call.customer_id,
         at=at,
         member_name=leg.member_name,
         late=late,
@@ -135,6 +137,7 @@ def call_ended(call: CallRecord, at: float, *, by_resync: bool = False) -> CallE
         ivr_path=tuple(call.ivr),
         variables=call.sorted_variables(),
         account=call.account,
+        customer_id=call.customer_id,
         started_at=call.started_at,
         answered_at=call.answered_at,
         ended_at=at,

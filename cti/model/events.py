@@ -22,6 +22,7 @@ __all__ = [
     "BridgeDestroyed",
     "BridgeEntered",
     "BridgeLeft",
+    "CallTransferred",
     "ChannelCreated",
     "ChannelHungUp",
     "ChannelStateChanged",
@@ -35,7 +36,10 @@ __all__ = [
     "QueueAbandoned",
     "QueueJoined",
     "QueueLeft",
+    "StasisEntered",
+    "StasisLeft",
     "VariableSet",
+    "dipped_customer",
     "entered_account",
 ]
 
@@ -241,6 +245,47 @@ class OriginateDone:
     success: bool
 
 
+@dataclass(frozen=True, slots=True)
+class StasisEntered:
+    """ARI StasisStart: `channel` entered the Stasis application `app`.
+
+    ARI owns this fact (docs/ownership.md). It names a channel, not a call:
+    ARI events carry no Linkedid, and the AMI Newchannel may not have been
+    applied yet, so the model keys it by channel and joins it when read.
+    """
+
+    channel: ChannelId
+    app: str
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StasisLeft:
+    """ARI StasisEnd: `channel` left the Stasis application `app`."""
+
+    channel: ChannelId
+    app: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """BlindTransfer or AttendedTransfer with Result Success (`kind` says which).
+
+    `transferee` is the channel that stays (the customer), `target` the channel
+    it ends up talking to (attended only: a blind transfer's target is dialled
+    afterwards, by the transferee's own channel). `transferer_calls` are the
+    calls of the transferring agent's channel(s): an attended transfer's
+    consultation may be a call of its own (another Linkedid).
+    """
+
+    kind: str  # blind, attended
+    transferee: ChannelId | None
+    transferee_call: CallId | None
+    target: ChannelId | None
+    target_call: CallId | None
+    transferer_calls: tuple[CallId, ...]
+
+
 DomainEvent = (
     ChannelCreated
     | ChannelStateChanged
@@ -263,6 +308,9 @@ DomainEvent = (
     | MemberUpdated
     | MemberRemoved
     | OriginateDone
+    | StasisEntered
+    | StasisLeft
+    | CallTransferred
 )
 
 
@@ -270,6 +318,31 @@ DomainEvent = (
 # CTI_ACCOUNT variable, or an Account key of an IVRStep user event.
 _ACCOUNT_VARIABLE = "CTI_ACCOUNT"
 _ACCOUNT_KEYS = frozenset({"Account", "account", "ACCOUNT"})
+
+
+# Where the data dip reports the customer it found (docs/ivr.md): the
+# CTI_CUSTOMER_ID variable the `cti-ivr` app sets, or a Customer key of an
+# IVRStep user event (the shipped dialplan reports it at `stasis-done`).
+_CUSTOMER_VARIABLE = "CTI_CUSTOMER_ID"
+_CUSTOMER_KEYS = frozenset({"Customer", "customer", "CUSTOMER"})
+
+
+def _customer_id(text: str) -> int | None:
+    text = text.strip()
+    # Only a plain positive decimal is an id: "", "0", "-1" or "42abc" are not.
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
+
+
+def dipped_customer(event: VariableSet | IvrStepped) -> int | None:
+    """The customer id a data dip reported with this event, if any."""
+    if isinstance(event, VariableSet):
+        return _customer_id(event.value) if event.name == _CUSTOMER_VARIABLE else None
+    for key, value in event.values:
+        if key in _CUSTOMER_KEYS:
+            found = _customer_id(value)
+            if found is not None:
+                return found
+    return None
 
 
 def entered_account(event: VariableSet | IvrStepped) -> str | None:

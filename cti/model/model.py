@@ -15,10 +15,17 @@ Screen-pop rules, in one place (`_pop`, `_on_agent_rung`, `_on_dial_started`):
 - `CallRecord.popped` makes it once per (call, agent channel), also across a
   resync (`apply_snapshot`, in resync.py), which pops a ringing or answered leg
   it finds unpopped with `late=True`.
+
+Two sources, one owner per fact (docs/ownership.md): AMI owns channels,
+calls, bridges, queues, agents, variables and IVR steps; ARI owns only which
+channel is inside which Stasis application. ARI's copies of AMI facts
+(ChannelVarset, ChannelDialplan, ...) never reach the model, so the order in
+which the two streams arrive cannot change the result.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -43,6 +50,7 @@ from cti.model.events import (
     BridgeDestroyed,
     BridgeEntered,
     BridgeLeft,
+    CallTransferred,
     ChannelCreated,
     ChannelHungUp,
     ChannelStateChanged,
@@ -56,13 +64,17 @@ from cti.model.events import (
     QueueAbandoned,
     QueueJoined,
     QueueLeft,
+    StasisEntered,
+    StasisLeft,
     VariableSet,
+    dipped_customer,
     entered_account,
 )
 from cti.model.interfaces import DeviceRegistry, interface_of_channel
 from cti.model.outputs import CallAnswered, IvrStep, Output, RingEnded
 from cti.model.queues import QueueRecord, refresh_queue
 from cti.model.resync import apply_snapshot
+from cti.model.transfers import apply_transfer
 from cti.model.views import (
     AgentView,
     CallView,
@@ -75,6 +87,9 @@ from cti.model.views import (
 __all__ = ["Model"]
 
 _PLACEHOLDER_EXTENS = frozenset({"", "s"})
+# Channels recently hung up, remembered so that an ARI StasisStart arriving
+# after the AMI Hangup (two streams, no order between them) is not kept forever.
+_GONE_MEMORY = 4096
 
 
 class Model:
@@ -90,6 +105,10 @@ class Model:
         self._bridges: dict[BridgeId, set[ChannelId]] = {}
         self._queues: dict[QueueName, QueueRecord] = {}
         self._agents: dict[Interface, AgentRecord] = {}
+        # ARI's fact, keyed by channel (ARI events carry no Linkedid) and
+        # joined to calls when read: channel -> Stasis application.
+        self._stasis: dict[ChannelId, str] = {}
+        self._gone: OrderedDict[ChannelId, None] = OrderedDict()
 
     # -- public API -------------------------------------------------------
 
@@ -108,7 +127,16 @@ class Model:
         self.devices.add(interface)
 
     def calls(self) -> list[CallView]:
-        return [call_view(c) for c in self._calls.values()]
+        return [call_view(c, self._stasis) for c in self._calls.values()]
+
+    def call(self, call_id: CallId) -> CallView | None:
+        """One live call's view (call control resolves a command's call with it)."""
+        record = self._calls.get(call_id)
+        return call_view(record, self._stasis) if record is not None else None
+
+    def in_stasis(self) -> dict[ChannelId, str]:
+        """Channels inside a Stasis application, and which (a copy)."""
+        return dict(self._stasis)
 
     def queues(self) -> list[QueueView]:
         return [queue_view(q, self._calls, self._agents) for q in self._queues.values()]
@@ -205,6 +233,10 @@ class Model:
     ) -> CallRecord | None:
         """Forget a channel (hung up, or gone at a resync); the caller ends the call."""
         self._channels.pop(leg.id, None)
+        self._stasis.pop(leg.id, None)
+        self._gone[leg.id] = None
+        if len(self._gone) > _GONE_MEMORY:
+            self._gone.popitem(last=False)
         call = self._calls.get(leg.call_id)
         if leg.bridge is not None:
             members = self._bridges.get(leg.bridge)
@@ -298,6 +330,9 @@ class Model:
             account = entered_account(e)
             if account is not None:
                 call.account = account
+            customer = dipped_customer(e)
+            if customer is not None:
+                call.customer_id = customer
         return []
 
     def _on_ivr(self, e: IvrStepped, at: float) -> list[Output]:
@@ -307,6 +342,19 @@ class Model:
             account = entered_account(e)
             if account is not None:
                 call.account = account
+            customer = dipped_customer(e)
+            if customer is not None:
+                call.customer_id = customer
+        return []
+
+    def _on_stasis_entered(self, e: StasisEntered, at: float) -> list[Output]:
+        if e.channel not in self._gone:
+            self._stasis[e.channel] = e.app
+        return []
+
+    def _on_stasis_left(self, e: StasisLeft, at: float) -> list[Output]:
+        if self._stasis.get(e.channel) == e.app:
+            del self._stasis[e.channel]
         return []
 
     def _on_dial_started(self, e: DialStarted, at: float) -> list[Output]:
@@ -524,4 +572,7 @@ _TABLE: dict[type, _Handler] = {
     MemberUpdated: Model._on_member_updated,
     MemberRemoved: Model._on_member_removed,
     OriginateDone: Model._on_originate_done,
+    StasisEntered: Model._on_stasis_entered,
+    StasisLeft: Model._on_stasis_left,
+    CallTransferred: apply_transfer,
 }

@@ -59,7 +59,8 @@ class ScreenPop:
     """A call is ringing `interface`: show the agent everything known so far.
 
     `customer` is None from the model; the engine fills it from the store
-    (looked up by `account` first, then `caller_number`) before publishing.
+    (by the data dip's `customer_id` first, then `account`, then
+    `caller_number`) before publishing.
     `late` is True when the pop is emitted after a resync because the ring
     happened while the AMI link was down.
     """
@@ -78,6 +79,7 @@ class ScreenPop:
     account: str | None
     at: float
     member_name: str | None = None
+    customer_id: int | None = None  # the data dip's answer (CTI_CUSTOMER_ID)
     late: bool = False
     customer: dict[str, Any] | None = field(default=None, compare=False)
 
@@ -153,6 +155,7 @@ class CallEnded:
     wait_seconds: float | None  # queue wait until answer or abandon
     talk_seconds: float | None
     ring_no_answer: tuple[Interface, ...] = ()
+    customer_id: int | None = None  # the data dip's answer (CTI_CUSTOMER_ID)
     # True when the call was found gone by a resync (it ended while the AMI
     # link was down): ended_at is then the resync time, not the real hang-up.
     ended_by_resync: bool = False

@@ -48,6 +48,7 @@ class ChannelView:
     caller_name: str
     exten: str
     created_at: float
+    stasis_app: str | None = None  # the ARI application holding it (ARI's fact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class CallView:
     variables: tuple[tuple[str, str], ...]
     recipients: tuple[Interface, ...]
     channels: tuple[ChannelView, ...]
+    customer_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -115,7 +117,7 @@ class AgentView:
         return asdict(self)
 
 
-def _channel_view(c: ChannelRecord) -> ChannelView:
+def _channel_view(c: ChannelRecord, stasis: Mapping[ChannelId, str]) -> ChannelView:
     return ChannelView(
         c.id,
         c.name,
@@ -129,6 +131,7 @@ def _channel_view(c: ChannelRecord) -> ChannelView:
         c.caller_name,
         c.exten,
         c.created_at,
+        stasis.get(c.id),
     )
 
 
@@ -142,7 +145,9 @@ def _call_state(call: CallRecord) -> str:
     return "active"
 
 
-def call_view(call: CallRecord) -> CallView:
+def call_view(call: CallRecord, stasis: Mapping[ChannelId, str] | None = None) -> CallView:
+    """`stasis`: channel -> Stasis app, the ARI facts joined in at read time."""
+    in_stasis = stasis or {}
     return CallView(
         call.id,
         _call_state(call),
@@ -158,7 +163,8 @@ def call_view(call: CallRecord) -> CallView:
         tuple(call.ivr),
         call.sorted_variables(),
         call.recipients(),
-        tuple(_channel_view(c) for c in call.channels.values()),
+        tuple(_channel_view(c, in_stasis) for c in call.channels.values()),
+        call.customer_id,
     )
 
 

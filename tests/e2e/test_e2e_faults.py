@@ -249,6 +249,9 @@ async def run_with_flapping(k: int, flaps: int) -> tuple[AmiRig, str]:
     async with open_rig() as rig:
         call_id = rig.fake.place_call(RING_NO_ANSWER_THEN_BOB)
         await rig.step(k)
+        # Each list answer waits 20 ms: the reset that follows a login lands
+        # inside its resync however busy the machine is (the check below).
+        rig.fake.list_reply_delay = 0.02
         for i in range(flaps):
             if i:
                 await wait_for(login_after(rig.client), "a re-login")

@@ -26,12 +26,15 @@ from websockets.exceptions import ConnectionClosed
 from cti.app import CtiService
 from cti.config import Settings
 from cti.sim import CallFlow, FakeAsterisk
+from cti.sim.stasis import STASIS_DNIS
 from cti.store import Store, seed_demo
 from cti.web.adapters import AccountDirectory
 from cti.web.auth import TokenAuth
 
 ALICE, BOB = "PJSIP/1001", "PJSIP/1002"
 GRACE = CallFlow(agents=(ALICE,), caller_num="15551230001", account="23456", menu="1")
+# The data-dip IVR of ari_stasis_ivr.jsonl, called by Ada Lovelace (customer 42).
+ADA_DIP = CallFlow(kind="stasis", dnis=STASIS_DNIS, agents=(ALICE,), caller_num="15551230042")
 
 
 @dataclass(slots=True)
@@ -55,6 +58,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         settings = Settings(
             ami_host="127.0.0.1",
             ami_port=fake.port,
+            ari_url=f"http://127.0.0.1:{fake.ari_port}",
             database_url=url,
             http_host="127.0.0.1",
             http_port=0,
@@ -66,6 +70,9 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             async with asyncio.timeout(WAIT):
                 await service.wait_http_started()
             await wait_for(lambda: service.engine.stats.snapshots >= 1, "the first resync")
+            assert service.ari is not None
+            ari = service.ari.stream.stats
+            await wait_for(lambda: ari.connects >= 1, "the ARI event stream")
             yield Stack(service, fake, store, f"http://127.0.0.1:{service.http_port}")
         finally:
             await stop(service, runner)
@@ -248,3 +255,56 @@ async def test_the_service_stops_when_uvicorn_exits(stack: Stack) -> None:
     done, _ = await asyncio.wait({runner}, timeout=2.0)
     assert runner in done, "CtiService.run() still running after uvicorn exited"
     assert not stack.service.client.connected
+
+
+async def test_the_data_dip_finds_the_caller_and_alices_pop_shows_them(stack: Stack) -> None:
+    """cti-ivr over the fake Asterisk's ARI: StasisStart -> look-up -> set
+    CTI_CUSTOMER_ID -> continue; the dialplan queues the call to Alice."""
+    assert stack.service.ari is not None
+    ivr = stack.service.ari.ivr
+    async with httpx.AsyncClient(base_url=stack.http, timeout=WAIT) as http:
+        token = await login(http, "alice")
+    async with connect(f"{stack.ws}?token={token}", open_timeout=WAIT, close_timeout=1) as alice:
+        assert (await recv(alice))["type"] == "hello"
+        call_id = stack.fake.place_call(ADA_DIP)
+        await stack.fake.step(10_000)  # up to Stasis(cti-ivr,lookup): the call waits there
+        await wait_for(lambda: ivr.stats.found == 1, "the data dip")
+        await ivr.drain()  # the variables are set and the call continued
+        await stack.fake.step(10_000)
+        frames = await until(alice, "call_ended")
+    (pop,) = [f for f in frames if f["type"] == "screen_pop"]
+    assert pop["call_id"] == call_id
+    assert pop["interface"] == ALICE
+    assert pop["customer_id"] == 42
+    assert pop["variables"]["CTI_CUSTOMER_ID"] == "42"
+    assert pop["variables"]["CTI_CUSTOMER_NAME"] == "Ada Lovelace"
+    late = [f["customer"] for f in frames if f["type"] == "call_customer"]
+    customer = pop["customer"] if not pop["customer_pending"] else late[0]
+    assert customer["id"] == 42
+    assert customer["name"] == "Ada Lovelace"
+    assert ivr.stats.timeouts == ivr.stats.continue_errors == 0
+
+
+async def test_a_caller_is_not_held_when_the_database_is_down(stack: Stack) -> None:
+    assert stack.service.ari is not None
+    ivr = stack.service.ari.ivr
+
+    async def down(key: object) -> dict[str, Any] | None:
+        raise ConnectionError("database down")
+
+    ivr._lookup = down  # the store's engine would need stopping; this is the same failure
+    async with httpx.AsyncClient(base_url=stack.http, timeout=WAIT) as http:
+        token = await login(http, "alice")
+    async with connect(f"{stack.ws}?token={token}", open_timeout=WAIT, close_timeout=1) as alice:
+        assert (await recv(alice))["type"] == "hello"
+        stack.fake.place_call(ADA_DIP)
+        await stack.fake.step(10_000)
+        await wait_for(lambda: ivr.stats.lookup_errors == 1, "the failed data dip")
+        await ivr.drain()
+        await stack.fake.step(10_000)
+        frames = await until(alice, "call_ended")
+    (pop,) = [f for f in frames if f["type"] == "screen_pop"]
+    assert pop["customer_id"] is None
+    assert "CTI_CUSTOMER_ID" not in pop["variables"]
+    ended = frames[-1]
+    assert ended["outcome"] == "answered"

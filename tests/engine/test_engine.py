@@ -11,12 +11,14 @@ from typing import Any
 from trace_paths import TRACES
 
 from cti.ami.protocol import AmiParser, Event
+from cti.customers import CustomerKey
 from cti.engine import Engine
 from cti.model.model import Model
 from cti.model.outputs import CallEnded
 
 ALICE = "PJSIP/1001"
 GRACE = {"id": 1, "name": "Grace Hopper", "account": "23456", "notes": "", "phones": []}
+ADA = {"id": 42, "name": "Ada Lovelace", "account": "42", "notes": "", "phones": []}
 
 
 class Publisher:
@@ -43,10 +45,15 @@ class Directory:
     def __init__(self, delay: float) -> None:
         self.delay = delay
         self.asked: list[tuple[str | None, str]] = []
+        self.asked_ids: list[int] = []
 
-    async def lookup(self, account: str | None, phone: str) -> dict[str, Any] | None:
-        self.asked.append((account, phone))
+    async def lookup(self, key: CustomerKey) -> dict[str, Any] | None:
+        account, phone = key.account, key.phone
         await asyncio.sleep(self.delay)
+        if key.customer_id is not None:
+            self.asked_ids.append(key.customer_id)
+            return ADA if key.customer_id == 42 else None
+        self.asked.append((account, phone))
         return GRACE if account == "23456" or phone == "15551230001" else None
 
 
@@ -72,6 +79,22 @@ async def feed(engine: Engine, events: Sequence[Event], pause: float = 0.0) -> N
         await engine.handle(event)
         if pause:
             await asyncio.sleep(pause)
+
+
+async def test_the_data_dips_customer_id_wins_over_the_callers_number() -> None:
+    # ari_stasis_ivr: the caller id is "sipp" (nobody); the cti-ivr app set
+    # CTI_CUSTOMER_ID=42 and Alice's pop must show customer 42.
+    publisher, directory = Publisher(), Directory(delay=0.001)
+    engine = Engine(model=Model(), publisher=publisher, lookup_customer=directory.lookup)
+    await feed(engine, trace_events("ari_stasis_ivr.jsonl"), pause=0.0005)
+    (pop,) = publisher.of_type("screen_pop")
+    assert pop["interface"] == ALICE
+    assert pop["customer_id"] == 42
+    assert pop["customer"] == ADA
+    assert directory.asked_ids == [42]
+    (ended,) = [p for i, p in publisher.sent if i == ALICE and p["type"] == "call_ended"]
+    assert ended["customer_id"] == 42
+    assert ended["customer"] == ADA
 
 
 async def test_customer_found_during_the_ivr_is_in_the_pop() -> None:
@@ -128,7 +151,7 @@ async def test_a_slow_database_never_delays_the_pop() -> None:
 async def test_a_failing_lookup_is_reported_not_fatal() -> None:
     publisher = Publisher()
 
-    async def broken(account: str | None, phone: str) -> dict[str, Any] | None:
+    async def broken(key: CustomerKey) -> dict[str, Any] | None:
         raise ConnectionError("database down")
 
     engine = Engine(model=Model(), publisher=publisher, lookup_customer=broken)

@@ -29,6 +29,9 @@ FORBIDDEN = {
     "time",  # the caller supplies `at`: a replay must be deterministic
     "logging",  # the shell logs; the core returns data and counters
     "cti.ami.client",
+    "cti.ari.rest",
+    "cti.ari.stream",
+    "cti.ivr",
     "cti.engine",
     "cti.web",
     "cti.store",

@@ -234,10 +234,13 @@ def test_snapshot_mid_call_rebuilds_the_views() -> None:
     json.dumps([q.to_json() for q in queues.values()])
 
 
-def test_ari_stasis_ivr_ami_part() -> None:
+def test_ari_stasis_ivr() -> None:
+    """Both streams: Alice gets a pop with customer 42, the data dip's answer."""
     out = outputs("ari_stasis_ivr")
     pops = of_type(out, "screen_pop")
     assert [p["interface"] for p in pops] == [ALICE]
+    assert pops[0]["customer_id"] == 42
+    assert pops[0]["caller_number"] == "sipp"  # the number alone would find nobody
     assert _steps(pops[0]) == [("stasis-done", {"Customer": "42"})]
     assert pops[0]["variables"]["CTI_CUSTOMER_ID"] == "42"
     assert pops[0]["dialed_number"] == "18005550155"
