@@ -87,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Alembic narrates every migration step at INFO; only its problems matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # one INFO line per ARI request (the data dip makes several per call)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

@@ -34,17 +34,19 @@ def _scenario(args: argparse.Namespace) -> Scenario:
         ivr_time_scale=args.ivr_scale,
         max_calls=args.max_calls,
         poisson=args.poisson,
+        p_stasis=args.stasis,
     )
 
 
 async def _run(args: argparse.Namespace) -> None:
-    fa = FakeAsterisk(args.host, args.port, args.username, args.secret)
+    fa = FakeAsterisk(args.host, args.port, args.username, args.secret, ari_port=args.ari_port)
     await fa.start()
     scenario = _scenario(args)
     if args.rate > 0:
         fa.start_traffic(scenario)
     print(
         f"fake Asterisk AMI on {args.host}:{fa.port} (user {args.username!r}), "
+        f"ARI on http://{args.host}:{fa.ari_port}/ari, "
         f"{len(scenario.agents)} agents, {args.rate} calls/s",
         flush=True,
     )
@@ -66,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--ivr-scale", type=float, default=1.0, help="IVR time factor (0: instant)")
     p.add_argument("--max-calls", type=int, default=None)
     p.add_argument("--poisson", action="store_true", help="Poisson arrivals")
+    p.add_argument("--ari-port", type=int, default=8088, help="ARI HTTP/WebSocket port")
+    p.add_argument(
+        "--stasis", type=float, default=0.0, help="share of calls through Stasis(cti-ivr)"
+    )
     args = p.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(args))
