@@ -21,6 +21,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from cti.agentstate import AgentControl, AgentTarget
 from cti.ami.client import AmiClient
 from cti.ari.rest import AriRest
 from cti.ari.stream import AriEventStream
@@ -36,6 +37,7 @@ from cti.store.seed import DEMO_CUSTOMERS
 from cti.web.adapters import AccountDirectory, ControlAdapter, ModelStateView
 from cti.web.app import create_app
 from cti.web.hub import Hub
+from cti.web.routes_agents import AgentControlAdapter
 
 __all__ = ["CtiService", "customer_lookup", "run_demo", "run_service"]
 
@@ -115,24 +117,51 @@ class CtiService:
         agents = await store.list_agents()
         # The model pops direct calls only to known agent devices, and a
         # direct call's DialBegin can come before any event naming the agent.
-        model = Model(devices=[a.interface for a in agents if a.interface])
+        model = Model(
+            devices=[a.interface for a in agents if a.interface], wrapup=settings.wrapup_seconds
+        )
+        # since when each agent is in their state, across this restart
+        model.restore_agent_states(
+            (r.interface, r.state, r.reason, r.started_at.timestamp())
+            for r in await store.open_agent_states()
+        )
         hub = Hub()
         engine = Engine(
             model=model,
             publisher=hub,
             lookup_customer=customer_lookup(store),
             save_records=store.save_call_records,
+            save_states=store.save_agent_states,
         )
         client = AmiClient(
             settings.ami_host, settings.ami_port, settings.ami_username, settings.ami_secret
         )
         control = CallControl(client, model.call, action_timeout=settings.action_timeout)
+        users = AccountDirectory(store)
+
+        async def find_agent(login: str) -> AgentTarget | None:
+            user = await users.get_user(login)
+            return AgentTarget(user.login, user.display_name, user.interface) if user else None
+
+        async def wrap_up_ended(interface: str) -> None:
+            await engine.apply_now(lambda m, at: m.end_wrap_up(interface, at, unpause=False))
+
+        agent_control = AgentControl(
+            client,
+            model,
+            find_agent,
+            action_timeout=settings.action_timeout,
+            pause_reasons=settings.pause_reasons,
+            wrap_up_ended=wrap_up_ended,
+        )
+        engine.effects = agent_control.pause_effect  # wrap-up (un)pauses
         app = create_app(
-            users=AccountDirectory(store),
+            users=users,
             state=ModelStateView(model),
             hub=hub,
             settings=settings,
             control=ControlAdapter(control),
+            agent_control=AgentControlAdapter(agent_control, settings.wrapup_seconds),
         )
         config = uvicorn.Config(
             app,

@@ -16,6 +16,22 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"CTI_{name}", default)
 
 
+def _wrapup(text: str) -> dict[str, float]:
+    """ "support=30,sales=15" -> {"support": 30.0, "sales": 15.0}; a bad entry raises."""
+    out: dict[str, float] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        queue, sep, seconds = item.partition("=")
+        value = float(seconds) if sep else -1.0
+        if not queue.strip() or not 0 <= value <= 3600:
+            raise ValueError(f"CTI_WRAPUP: expected queue=seconds (0-3600), got {item!r}")
+        out[queue.strip()] = value
+    return out
+
+
+def _reasons(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r.strip() for r in text.split(",") if r.strip()))
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     ami_host: str = field(default_factory=lambda: _env("AMI_HOST", "127.0.0.1"))
@@ -40,3 +56,11 @@ class Settings:
     token_ttl_seconds: int = field(default_factory=lambda: int(_env("TOKEN_TTL", "43200")))
     http_host: str = field(default_factory=lambda: _env("HTTP_HOST", "127.0.0.1"))
     http_port: int = field(default_factory=lambda: int(_env("HTTP_PORT", "8000")))
+    # After-call work per queue, seconds (CTI_WRAPUP="support=30,sales=15"); a
+    # queue not listed has none. See docs/agent-states.md.
+    wrapup_seconds: dict[str, float] = field(default_factory=lambda: _wrapup(_env("WRAPUP", "")))
+    # The pause reasons agents may choose (CTI_PAUSE_REASONS="break,lunch,...");
+    # any other reason is refused (422). "wrap-up" is reserved for wrap-up.
+    pause_reasons: tuple[str, ...] = field(
+        default_factory=lambda: _reasons(_env("PAUSE_REASONS", "break,lunch,training,meeting"))
+    )

@@ -13,6 +13,11 @@ the loop: the next event is still processed. Nothing on this path waits for
 the database: customer look-ups start early and run beside it (see
 cti/customers.py), and call records go through a bounded queue to a writer
 task that stores them in batches, so a slow database never stalls intake.
+Agent state changes go the same way (their own queue and writer task).
+
+Time passes for the model through `Model.tick`, called every `tick_interval`
+seconds (wrap-up timers end there). The model's `SetMemberPause` effects go to
+`effects` (the agent-state service sends the QueuePause without blocking us).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from cti.model.outputs import (
     QueueUpdated,
     RingEnded,
     ScreenPop,
+    SetMemberPause,
 )
 
 __all__ = ["Engine", "EngineStats", "Publisher", "RecordSink"]
@@ -66,6 +72,10 @@ class Publisher(Protocol):
 
 # stores finished calls, each with the customer id its look-up found
 RecordSink = Callable[[Sequence[tuple[CallEnded, int | None]]], Awaitable[None]]
+# stores agent state changes that start a new (state, reason), in order
+StateSink = Callable[[Sequence[AgentStateChanged]], Awaitable[None]]
+Effects = Callable[[SetMemberPause], None]
+ModelStep = Callable[[Model, float], list[Output]]
 _RECORD_BATCH = 200
 _PENDING = object()  # a call's customer look-up has not ended yet
 # a customer record (dict), None (no record), or _PENDING
@@ -98,6 +108,9 @@ class Engine:
         lookup_timeout: float = 5.0,
         record_queue_size: int = 10_000,
         clock: Callable[[], float] = time.time,
+        save_states: StateSink | None = None,
+        effects: Effects | None = None,
+        tick_interval: float = 0.5,
     ) -> None:
         self.model = model
         self.stats = EngineStats()
@@ -114,6 +127,10 @@ class Engine:
         # the call's end and record reuse it (the cache entry may have expired)
         self._found: dict[CallId, _MaybeCustomer] = {}
         self._records: asyncio.Queue[tuple[CallEnded, object]] = asyncio.Queue(record_queue_size)
+        self._save_states = save_states
+        self._states: asyncio.Queue[AgentStateChanged] = asyncio.Queue(record_queue_size)
+        self.effects = effects
+        self._tick_interval = tick_interval
 
     async def run(self, stream: asyncio.Queue[StreamItem]) -> None:
         """Drain `stream` forever (cancel to stop), writing records beside it."""
@@ -121,6 +138,10 @@ class Engine:
             async with asyncio.TaskGroup() as tasks:
                 if self._save is not None:
                     tasks.create_task(self._write_records(), name="cti-record-writer")
+                if self._save_states is not None:
+                    tasks.create_task(self._write_states(), name="cti-state-writer")
+                if self._tick_interval > 0:
+                    tasks.create_task(self._ticker(), name="cti-model-tick")
                 while True:
                     item = await stream.get()
                     await self.handle(item)
@@ -139,6 +160,26 @@ class Engine:
             self.stats.failures += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("failed to handle %s", type(item).__name__)
+
+    async def apply_now(self, step: ModelStep) -> None:
+        """Run `step(model, now)` (e.g. `Model.tick`) and route its outputs; never raises.
+
+        For changes that come from neither stream: the clock, or a command's
+        outcome the model should know before Asterisk's echo arrives.
+        """
+        try:
+            outputs = step(self.model, self._clock())
+            if outputs:
+                await self.route(outputs)
+        except Exception as exc:
+            self.stats.failures += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("failed to apply %s", getattr(step, "__name__", "a model step"))
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_interval)
+            await self.apply_now(Model.tick)
 
     async def handle_ari(self, event: object) -> None:
         """Apply one ARI event; never raises.
@@ -205,8 +246,16 @@ class Engine:
                 self._to_recipients(out.recipients, payload)
                 publish.publish_to_role(SUPERVISOR_ROLE, payload)
                 self._queue_record(out, customer if known else _PENDING)
-            elif isinstance(out, AgentStateChanged | QueueUpdated):
+            elif isinstance(out, AgentStateChanged):
+                payload = out.to_json()
+                publish.publish_to_role(SUPERVISOR_ROLE, payload)
+                publish.publish_to_interface(out.interface, payload)  # their own state
+                if out.since == out.at:  # a new (state, reason) began: a new row
+                    self._queue_state(out)
+            elif isinstance(out, QueueUpdated):
                 publish.publish_to_role(SUPERVISOR_ROLE, out.to_json())
+            elif isinstance(out, SetMemberPause) and self.effects is not None:
+                self.effects(out)
 
     def _to_recipients(self, recipients: Sequence[Interface], payload: Mapping[str, Any]) -> None:
         if recipients:
@@ -315,9 +364,45 @@ class Engine:
         self.stats.records_dropped += len(batch)
         log.error("giving up on call records %s", ", ".join(e.call_id for e, _ in batch))
 
+    def _queue_state(self, change: AgentStateChanged) -> None:
+        if self._save_states is None:
+            return
+        try:
+            self._states.put_nowait(change)
+        except asyncio.QueueFull:
+            self.stats.records_dropped += 1
+            log.error("agent state queue full, change of %s dropped", change.interface)
+
+    async def _write_states(self) -> None:
+        # Batched like call records: one transaction for many changes under load.
+        assert self._save_states is not None
+        while True:
+            batch = [await self._states.get()]
+            while len(batch) < _RECORD_BATCH and not self._states.empty():
+                batch.append(self._states.get_nowait())
+            try:
+                delay = 0.1
+                for attempt in range(1, 6):
+                    try:
+                        await self._save_states(batch)
+                        break
+                    except Exception:
+                        self.stats.failures += 1
+                        log.exception(
+                            "could not store %d agent state(s) (try %d)", len(batch), attempt
+                        )
+                        await asyncio.sleep(delay)
+                        delay *= 4
+                else:
+                    self.stats.records_dropped += len(batch)
+            finally:
+                for _ in batch:
+                    self._states.task_done()
+
     async def flush_records(self) -> None:
         """Wait until every queued record is written (tests, shutdown)."""
         await self._records.join()
+        await self._states.join()
 
 
 def _key_of(call: ScreenPop | CallEnded) -> CustomerKey:

@@ -26,7 +26,7 @@ which the two streams arrive cannot change the result.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from cti.ami.lists import ListResult
@@ -83,6 +83,7 @@ from cti.model.views import (
     call_view,
     queue_view,
 )
+from cti.model.wrapup import Timers, due, end_wrapup, follow_membership, start_wrapup
 
 __all__ = ["Model"]
 
@@ -95,8 +96,13 @@ _GONE_MEMORY = 4096
 class Model:
     """Pure state of the telephony system as seen through AMI."""
 
-    def __init__(self, devices: Iterable[str] = ()) -> None:
-        """`devices`: agent device interfaces known up front (the agents table)."""
+    def __init__(
+        self, devices: Iterable[str] = (), wrapup: Mapping[str, float] | None = None
+    ) -> None:
+        """`devices`: agent device interfaces known up front (the agents table);
+        `wrapup`: queue -> wrap-up seconds after its calls (none when absent)."""
+        self.wrapup: dict[str, float] = dict(wrapup or {})
+        self._timers: Timers = {}  # running wrap-up timers (cti/model/wrapup.py)
         self.devices = DeviceRegistry()
         for interface in devices:
             self.devices.add(interface)
@@ -121,6 +127,41 @@ class Model:
     def apply_snapshot(self, results: Sequence[ListResult], at: float) -> list[Output]:
         """Rebuild from the resync lists; see cti/model/resync.py."""
         return apply_snapshot(self, results, at)
+
+    def tick(self, at: float) -> list[Output]:
+        """Let time pass: end the wrap-ups that are due at `at` (the shell calls
+        this periodically; a replay never does, so its output stays the trace's)."""
+        out: list[Output] = []
+        for interface in due(self._timers, at):
+            agent = self._agents.get(interface)
+            if agent is None:
+                self._timers.pop(interface, None)
+                continue
+            out += end_wrapup(agent, at, self._timers, unpause=True)
+            self._refresh_agent(agent, at, out)
+        return out
+
+    def end_wrap_up(self, interface: str, at: float, *, unpause: bool = True) -> list[Output]:
+        """End an agent's wrap-up now (the agent asked to); [] if not in wrap-up.
+        `unpause=False` when the shell has already lifted the Asterisk pause."""
+        agent = self._agents.get(Interface(interface))
+        if agent is None:
+            return []
+        out = end_wrapup(agent, at, self._timers, unpause=unpause)
+        self._refresh_agent(agent, at, out)
+        return out
+
+    def restore_agent_states(self, rows: Iterable[tuple[str, str, str | None, float]]) -> None:
+        """Open state rows from the store, (interface, state, reason, since), read at
+        start-up: an agent still in that state keeps its `since` across the restart."""
+        for interface, state, reason, since in rows:
+            agent = self._agent(Interface(interface))
+            if agent.last is None:
+                agent.restored = (state, reason, since)
+
+    def agent(self, interface: str) -> AgentView | None:
+        record = self._agents.get(Interface(interface))
+        return agent_view(record) if record is not None else None
 
     def add_device(self, interface: str) -> None:
         """Register an agent device (e.g. an agent created in the store)."""
@@ -202,9 +243,17 @@ class Model:
             if change is not None:
                 out.append(change)
 
+    def _refresh_agent(self, agent: AgentRecord, at: float, out: list[Output]) -> None:
+        change = refresh_agent(agent, at)
+        if change is not None:
+            out.append(change)
+
     def _drop_leg(self, leg: ChannelRecord, at: float, out: list[Output]) -> None:
         agent = self._leg_agent(leg)
         if agent is not None and agent.legs.pop(leg.id, None) is not None:
+            if leg.answered and leg.role == Role.AGENT and leg.queue is not None:
+                # the agent's queue call is over: after-call work, if configured
+                out += start_wrapup(agent, leg.queue, self.wrapup, at, self._timers)
             change = refresh_agent(agent, at)
             if change is not None:
                 out.append(change)
@@ -508,7 +557,9 @@ class Model:
 
     def _on_member_updated(self, e: MemberUpdated, at: float) -> list[Output]:
         agent = self._agent(e.interface, e.name)
-        agent.memberships[e.queue] = Membership(e.status, e.paused, e.reason)
+        old = agent.memberships.get(e.queue)
+        new = agent.memberships[e.queue] = Membership(e.status, e.paused, e.reason)
+        follow_membership(agent, old, new, self.wrapup, at, self._timers)
         queue = self._queue(e.queue)
         queue.members[e.interface] = None
         out: list[Output] = []
@@ -524,6 +575,8 @@ class Model:
         out: list[Output] = []
         agent = self._agents.get(e.interface)
         if agent is not None and agent.memberships.pop(e.queue, None) is not None:
+            if not agent.memberships and agent.wrapup_until is not None:
+                end_wrapup(agent, at, self._timers, unpause=False)  # logged out
             change = refresh_agent(agent, at)
             if change is not None:
                 out.append(change)

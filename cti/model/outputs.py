@@ -25,6 +25,7 @@ __all__ = [
     "QueueUpdated",
     "RingEnded",
     "ScreenPop",
+    "SetMemberPause",
 ]
 
 
@@ -177,7 +178,11 @@ class CallEnded:
 
 @dataclass(frozen=True, slots=True)
 class AgentStateChanged:
-    """state: logged_out, available, ringing, on_call, paused."""
+    """state: logged_out, available, ringing, on_call, wrap_up, paused.
+
+    `since`: when the agent entered this (state, reason); a change of queues
+    alone keeps it, and after a restart it comes from the store's open row.
+    """
 
     type: ClassVar[str] = "agent_state"
     interface: Interface
@@ -186,6 +191,7 @@ class AgentStateChanged:
     reason: str | None
     queues: tuple[QueueName, ...]
     at: float
+    since: float
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, **_shallow(self)}
@@ -204,4 +210,28 @@ class QueueUpdated:
         return {"type": self.type, **_shallow(self)}
 
 
-Output = ScreenPop | CallAnswered | RingEnded | CallEnded | AgentStateChanged | QueueUpdated
+@dataclass(frozen=True, slots=True)
+class SetMemberPause:
+    """An effect, not an event: the model asks the shell to (un)pause the agent
+    in every queue through AMI QueuePause (wrap-up start and end). Never
+    published; `cti replay` prints it to show what a live CTI would send."""
+
+    type: ClassVar[str] = "set_member_pause"
+    interface: Interface
+    paused: bool
+    reason: str
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, **_shallow(self)}
+
+
+Output = (
+    ScreenPop
+    | CallAnswered
+    | RingEnded
+    | CallEnded
+    | AgentStateChanged
+    | QueueUpdated
+    | SetMemberPause
+)

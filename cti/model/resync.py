@@ -35,6 +35,7 @@ from cti.model.interfaces import interface_of_channel
 from cti.model.outputs import Output
 from cti.model.queues import refresh_queue
 from cti.model.snapshot import SnapChannel, SnapshotData, parse_snapshot
+from cti.model.wrapup import sync_after_snapshot
 
 if TYPE_CHECKING:
     from cti.model.model import Model
@@ -51,6 +52,7 @@ def apply_snapshot(model: Model, results: Sequence[ListResult], at: float) -> li
     out: list[Output] = []
     if data.queues is not None:
         _members(model, data)
+        sync_after_snapshot(model._agents, model.wrapup, at, model._timers)
     if data.channels is not None:
         _channels(model, data.channels, at, out)
         _bridges(model, data)

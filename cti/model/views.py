@@ -108,10 +108,12 @@ class QueueView:
 class AgentView:
     interface: Interface
     name: str
-    state: str  # logged_out, available, ringing, on_call, paused
+    state: str  # logged_out, available, ringing, on_call, wrap_up, paused
     reason: str | None
     queues: tuple[QueueName, ...]
     device_state: str
+    since: float | None = None  # when the agent entered this state and reason
+    wrap_up_until: float | None = None  # the wrap-up timer's deadline, if running
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,8 +172,17 @@ def call_view(call: CallRecord, stasis: Mapping[ChannelId, str] | None = None) -
 
 def agent_view(agent: AgentRecord) -> AgentView:
     state, reason = derive_state(agent)
+    last = agent.last
+    since = agent.since if last is not None and last[:2] == (state, reason) else None
     return AgentView(
-        agent.interface, agent.name, state, reason, tuple(agent.memberships), agent.device_state
+        agent.interface,
+        agent.name,
+        state,
+        reason,
+        tuple(agent.memberships),
+        agent.device_state,
+        since,
+        agent.wrapup_until,
     )
 
 

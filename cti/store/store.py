@@ -14,6 +14,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -27,7 +28,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from cti.model.outputs import CallEnded
+from cti.model.outputs import AgentStateChanged, CallEnded
+from cti.store import agent_states as _agent_states
 from cti.store import agents as _agents
 from cti.store import calls as _calls
 from cti.store import customers as _customers
@@ -266,6 +268,27 @@ class Store:
             return
         async with self._transaction("save call records") as session:
             await _calls.upsert_call_records(session, records)
+
+    # agent states (migration 0003)
+
+    async def save_agent_states(self, changes: Sequence[AgentStateChanged]) -> None:
+        """Close each agent's open state row and open the new one, in one transaction."""
+        if not changes:
+            return
+        async with self._transaction("save agent states") as session:
+            await _agent_states.save_agent_states(session, changes)
+
+    async def open_agent_states(self) -> list[_agent_states.AgentStateRecord]:
+        """Each agent's current state row (ended_at None), read at start-up."""
+        async with self._transaction("open agent states") as session:
+            return await _agent_states.open_agent_states(session)
+
+    async def agent_state_rows(
+        self, start: datetime, end: datetime, interface: str | None = None
+    ) -> list[_agent_states.AgentStateRecord]:
+        """State rows overlapping [start, end), oldest first (time in state per agent)."""
+        async with self._transaction("agent state rows") as session:
+            return await _agent_states.state_rows(session, start, end, interface)
 
     async def recent_call_records(self, limit: int = 50) -> list[CallRecord]:
         """The most recently ended calls, newest first."""

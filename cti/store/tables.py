@@ -21,6 +21,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -31,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "Agent",
+    "AgentStateRow",
     "Base",
     "CallRecordRow",
     "Customer",
@@ -161,3 +163,23 @@ class CallRecordRow(Base):
     talk_seconds: Mapped[float | None] = mapped_column(Float)
     # a record found ended by a resync may be replaced by a real hang-up
     ended_by_resync: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AgentStateRow(Base):
+    """One spell of an agent in one work state (migration 0003).
+
+    `ended_at` is None while the agent is still in it: the open rows tell a
+    restarted CTI since when each agent is in their state.
+    """
+
+    __tablename__ = "agent_state_changes"
+    __table_args__ = (
+        Index("ix_agent_state_changes_interface_started_at", "interface", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interface: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

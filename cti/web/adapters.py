@@ -126,6 +126,8 @@ def agent_schema(agent: AgentView) -> AgentSchema:
         state=agent.state,
         reason=agent.reason,
         queues=list(agent.queues),
+        since=agent.since,
+        wrap_up_until=agent.wrap_up_until,
     )
 
 

@@ -38,6 +38,7 @@ from cti.web.auth import AuthError, TokenAuth, bearer_user
 from cti.web.control import CommandSocket, add_control_routes
 from cti.web.hub import CLOSE_TOO_SLOW, Connection, Hub, user_schema
 from cti.web.ports import CallControl, StateView, User, UserDirectory
+from cti.web.routes_agents import AgentControlPort, agent_router
 from cti.web.schemas import (
     AgentSchema,
     CallSchema,
@@ -86,8 +87,10 @@ def create_app(
     settings: Settings,
     lifespan: Lifespan[Any] | None = None,
     control: CallControl | None = None,
+    agent_control: AgentControlPort | None = None,
 ) -> FastAPI:
-    """`control`: the call controls; without it their routes answer 503."""
+    """`control`: the call controls, `agent_control`: the agent-state commands;
+    without them their routes answer 503."""
     auth = TokenAuth(users, settings)
     app = FastAPI(
         title="CTI",
@@ -171,7 +174,7 @@ def create_app(
             conn.kill(CLOSE_TOO_SLOW, "too slow: reconnect with since")
             return False
 
-        commands = CommandSocket(control, resolve_user, send)
+        commands = CommandSocket(control, resolve_user, send, agent_control)
         try:
             await _serve(websocket, conn, expires, commands)
         finally:
@@ -183,6 +186,7 @@ def create_app(
         return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
 
     add_control_routes(app, current_user, control)
+    app.include_router(agent_router(current_user, agent_control))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

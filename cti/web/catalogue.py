@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cti.agentstate.commands import AGENT_COMMAND_NAMES
 from cti.control.commands import COMMAND_NAMES, SPY_COMMANDS, parse_command
 from cti.customers import CustomerFound
 from cti.ids import CallId, ChannelId, Interface, QueueName
@@ -33,6 +34,7 @@ from cti.model.outputs import (
 )
 from cti.web.control import COMMAND_ROUTES, MAX_IN_FLIGHT
 from cti.web.hub import encode, frame
+from cti.web.routes_agents import AGENT_ROUTES
 from cti.web.schemas import (
     CommandErrorDetail,
     CommandResultEvent,
@@ -108,6 +110,7 @@ _AGENT = AgentStateChanged(
     reason="lunch",
     queues=(_SUPPORT, QueueName("sales")),
     at=_T0 + 120.0,
+    since=_T0 + 120.0,
 )
 _QUEUE = QueueUpdated(
     queue=_SUPPORT, waiting=2, longest_wait_since=_T0 + 100.0, members=(_ALICE, _BOB), at=_T0 + 121
@@ -160,8 +163,9 @@ _DOCS: dict[str, str] = {
     "ring_no_answer": "agents that rang without answering",
     "duration_seconds": "ended_at - started_at",
     "name": "agent name",
-    "state": "logged_out, available, ringing, on_call or paused",
+    "state": "logged_out, available, ringing, on_call, wrap_up or paused",
     "reason": "pause reason, null when not paused",
+    "since": "when the agent entered this state and reason (epoch seconds)",
     "queues": "queues the agent is a member of",
     "waiting": "callers waiting now",
     "longest_wait_since": "join time of the oldest waiting caller (epoch seconds), or null",
@@ -277,7 +281,11 @@ def _entries() -> list[_Entry]:
             "The call is over. This is also the call record written to the database.",
             {"customer": _CUSTOMER},
         ),
-        _model_entry(_AGENT, "supervisors and admins", "An agent's state changed."),
+        _model_entry(
+            _AGENT,
+            "supervisors and admins, and the agent themselves",
+            "An agent's work state changed (or their queues did).",
+        ),
         _model_entry(_QUEUE, "supervisors and admins", "A queue's waiting callers changed."),
         _schema_entry(
             CommandResultEvent(
@@ -394,6 +402,36 @@ def _commands() -> str:
         "\nError codes: `invalid` (422), `not_your_call` (403), `call_gone` (404), "
         "`asterisk_refused` (502, `message` is Asterisk's), `not_connected` (503), "
         "`timeout` (504).\n"
+    )
+    out.append(_agent_commands())
+    return "".join(out)
+
+
+_AGENT_WHO = {
+    "agent_login": "yourself; supervisors: agents, into their queues; admins: anyone",
+    "agent_logout": "yourself; supervisors: agents, out of their queues; admins: anyone",
+}
+
+
+def _agent_commands() -> str:
+    """The agent-state commands (cti.agentstate), from their models and routes."""
+    out = [
+        "\n### Agent-state commands\n\n"
+        "Same message shape; `agent` is the login acted on (default `me`). The result "
+        "carries `agent` instead of `call_id`. Pause reasons: `GET /api/agents/pause-reasons`.\n\n"
+        "| command | fields | REST equivalent | who may |\n|---|---|---|---|\n"
+    ]
+    for command in AGENT_COMMAND_NAMES:
+        path, body = AGENT_ROUTES[command]
+        fields = ", ".join(["`agent`", *(f"`{f}`" for f in body)])
+        who = _AGENT_WHO.get(
+            command, "yourself; supervisors: agents of their queues; admins: anyone"
+        )
+        out.append(f"| `{command}` | {fields} | `POST {path}` | {who} |\n")
+    out.append(
+        "\nError codes: `invalid` (422: a field, a pause reason not in the list, or the "
+        "agent's state), `not_allowed` (403), `not_found` (404: agent or queue), "
+        "`asterisk_refused` (502), `not_connected` (503), `timeout` (504).\n"
     )
     return "".join(out)
 

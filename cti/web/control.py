@@ -29,7 +29,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from enum import Enum
 from typing import Annotated, Any
 
@@ -40,6 +40,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from cti.agentstate.commands import AGENT_COMMAND_NAMES, AgentCommand, parse_agent_command
 from cti.control.commands import (
     CALL_ID_PATTERN,
     COMMAND_NAMES,
@@ -60,6 +61,7 @@ from cti.control.commands import (
 )
 from cti.control.results import HTTP_STATUS, CommandDone, CommandResult
 from cti.web.ports import CallControl, User
+from cti.web.routes_agents import AgentControlPort, run_agent_command
 from cti.web.schemas import (
     COMMAND_ID_PATTERN,
     CommandError,
@@ -86,6 +88,7 @@ MAX_COMMAND_BYTES = 4096
 _PREFIX = "/api/calls"
 _TAGS: list[str | Enum] = ["call control"]
 _COMMAND_TAGS = frozenset(COMMAND_NAMES)
+_AGENT_TAGS = frozenset(AGENT_COMMAND_NAMES)  # agent states: cti.web.routes_agents
 _ID = re.compile(COMMAND_ID_PATTERN)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     HTTP_STATUS[code]: {"model": CommandError, "description": code}
@@ -146,7 +149,7 @@ def _fields(errors: Sequence[Any]) -> list[str]:
     for error in errors:
         loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "path", "query")]
         # a tagged union puts the tag first: ("hangup", "call_id") -> "call_id"
-        if len(loc) > 1 and loc[0] in _COMMAND_TAGS:
+        if len(loc) > 1 and (loc[0] in _COMMAND_TAGS or loc[0] in _AGENT_TAGS):
             loc = loc[1:]
         name = ".".join(loc) or "body"
         if name not in names:
@@ -204,7 +207,8 @@ def add_control_routes(app: FastAPI, current_user: Any, control: CallControl | N
         assert isinstance(exc, RequestValidationError)
         route = request.scope.get("route")
         name = getattr(route, "name", "")
-        if request.url.path.startswith(_PREFIX + "/") and name in _COMMAND_TAGS:
+        calls = request.url.path.startswith(_PREFIX + "/") and name in _COMMAND_TAGS
+        if calls or (request.url.path.startswith("/api/agents/") and name in _AGENT_TAGS):
             body = _invalid(name, exc.errors())
             return JSONResponse(jsonable_encoder(body.model_dump()), status_code=422)
         return await request_validation_exception_handler(request, exc)
@@ -290,6 +294,7 @@ class CommandSocket:
     results and events never interleave mid-frame); it returns False when the
     queue is full. `resolve_user` re-reads the user for each command, so a
     changed role or an expired token takes effect at once, as on REST.
+    Agent-state commands (`agent_*`, `end_wrap_up`) go to `agents`.
     """
 
     def __init__(
@@ -297,8 +302,10 @@ class CommandSocket:
         control: CallControl | None,
         resolve_user: Callable[[], Awaitable[User]],
         send: Callable[[str], bool],
+        agents: AgentControlPort | None = None,
     ) -> None:
         self._control = control
+        self._agents = agents
         self._resolve_user = resolve_user
         self._send = send
         self._tasks: set[asyncio.Task[None]] = set()
@@ -325,14 +332,34 @@ class CommandSocket:
             return
         fields = {k: v for k, v in data.items() if k not in ("type", "id")}
         name = fields.get("command") if isinstance(fields.get("command"), str) else None
+        if name in _AGENT_TAGS:
+            try:
+                agent_command = parse_agent_command(fields)
+            except ValidationError as exc:
+                self._answer(ref, _invalid(name, exc.errors()))
+                return
+            self._start(ref, self._run_agent(ref, agent_command))
+            return
         try:
             command = parse_command(fields)
         except ValidationError as exc:
             self._answer(ref, _invalid(name if name in _COMMAND_TAGS else None, exc.errors()))
             return
-        task = asyncio.create_task(self._run(ref, command), name=f"ws-command-{ref}")
+        self._start(ref, self._run(ref, command))
+
+    def _start(self, ref: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name=f"ws-command-{ref}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _run_agent(self, ref: str, command: AgentCommand) -> None:
+        try:
+            user = await self._resolve_user()
+        except Exception as exc:  # AuthError and friends: the socket closes anyway
+            detail = CommandErrorDetail(code="not_allowed", message=str(exc) or "not allowed")
+            self._answer(ref, CommandError(command=command.command, error=detail))
+            return
+        self._send_event(await run_agent_command(self._agents, user, command, ref))
 
     async def _run(self, ref: str, command: Dial | CallCommand) -> None:
         try:

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cti.agentstate.results import AgentErrorCode
 from cti.control.commands import Digits, Number
 from cti.control.results import ErrorCode
 
@@ -83,9 +84,15 @@ class QueueSchema(_Frozen):
 class AgentSchema(_Frozen):
     interface: str
     name: str
-    state: str = Field(description="logged_out, available, ringing, on_call or paused")
+    state: str = Field(description="logged_out, available, ringing, on_call, wrap_up or paused")
     reason: str | None = Field(default=None, description="pause reason")
     queues: list[str] = Field(default_factory=list)
+    since: float | None = Field(
+        default=None, description="when the agent entered this state and reason (epoch seconds)"
+    )
+    wrap_up_until: float | None = Field(
+        default=None, description="when wrap-up ends unless ended early (epoch seconds)"
+    )
 
 
 class UserSchema(_Frozen):
@@ -174,9 +181,10 @@ class CommandOk(_Frozen):
 
 
 class CommandErrorDetail(_Frozen):
-    code: ErrorCode = Field(
+    code: ErrorCode | AgentErrorCode = Field(
         description="invalid (422), not_your_call (403), call_gone (404), "
-        "asterisk_refused (502), not_connected (503) or timeout (504)"
+        "asterisk_refused (502), not_connected (503) or timeout (504); agent "
+        "commands say not_allowed (403) and not_found (404) instead"
     )
     message: str = Field(description="why, for a human; Asterisk's own Message when it refused")
     fields: list[str] = Field(
@@ -204,6 +212,7 @@ class CommandResultEvent(_Frozen):
     ok: bool
     command: str | None = Field(default=None, description="the command name")
     call_id: str | None = Field(default=None, description="the call acted on")
+    agent: str | None = Field(default=None, description="the agent acted on (agent commands)")
     sent: int = Field(default=0, description="AMI actions Asterisk accepted")
     message: str | None = Field(default=None, description="Asterisk's Message when ok")
     error: CommandErrorDetail | None = Field(default=None, description="set when ok is false")

@@ -27,6 +27,7 @@ TIME_KEYS = frozenset(
         "answered_at",
         "ended_at",
         "longest_wait_since",
+        "since",
         "duration_seconds",
         "waited_seconds",
         "wait_seconds",

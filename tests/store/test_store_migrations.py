@@ -22,6 +22,7 @@ TABLES = {
     "customers",
     "customer_phones",
     "call_records",
+    "agent_state_changes",
     "alembic_version",
 }
 
@@ -42,7 +43,7 @@ async def test_migrated_schema_matches_the_orm(db_url: str) -> None:
         async with engine.connect() as connection:
             assert await connection.run_sync(_tables) == TABLES
             assert await connection.run_sync(_diff) == []
-        assert await current_revision(engine) == head_revision() == "0002"
+        assert await current_revision(engine) == head_revision() == "0003"
     finally:
         await engine.dispose()
 

@@ -287,6 +287,7 @@ async def test_ws_valid_commands_reach_asterisk_and_errors_carry_codes(
             "ok": True,
             "command": "dial",
             "call_id": None,
+            "agent": None,  # set by the agent-state commands only
             "sent": 1,
             "message": "Originate successfully queued",
             "error": None,

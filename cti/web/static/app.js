@@ -76,6 +76,7 @@ function logout(message) {
     socket.close(1000);
     socket = null;
   }
+  forgetControls();
   $("pops").replaceChildren();
   $("workspace").hidden = true;
   $("logout").hidden = true;
@@ -92,6 +93,7 @@ function start() {
   const u = session.user;
   $("who").textContent = u.display_name + " (" + (u.interface || u.role) + ")";
   $("supervisor").hidden = u.role === "agent";
+  setupDial();
   loadCalls();
   connect();
 }
@@ -113,6 +115,7 @@ function connect() {
 
 function onClose(event) {
   socket = null;
+  failPendingCommands("connection lost");
   if (event.code === 4401) {
     logout("Session ended: " + (event.reason || "please log in again"));
     return;
@@ -132,6 +135,10 @@ function onEvent(event) {
       if (!position || position.stream_id !== event.stream_id) {
         savePosition(event.stream_id, event.seq);
       }
+      return;
+    case "command_result":
+      // An answer to one of our commands (controls.js): not a numbered event.
+      controlsResult(event);
       return;
     case "resync":
       // Missed events are gone (server restart or too long away): reload the snapshot.
@@ -216,6 +223,7 @@ function renderPop(pop) {
     for (const [k, v] of vars) addRow(vdl, k, v);
     card.append(vdl);
   }
+  card.append(callControls(pop.call_id));
   card.append(el("small", "call " + pop.call_id, "muted"));
   placeCard(pop.call_id, card);
 }
@@ -275,6 +283,8 @@ function markCall(callId, cls, text) {
   card.classList.remove("answered", "ended");
   card.classList.add(cls);
   card.querySelector(".badge").textContent = text;
+  if (cls === "ended") consulting.delete(callId);
+  syncControls(card.querySelector(".controls")); // an ended call's controls go dead
 }
 
 function upsertLine(listId, key, text) {

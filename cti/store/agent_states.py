@@ -1,0 +1,116 @@
+"""Agent state repository: spells of agents in work states, written in batches.
+
+Strategy: the engine hands over `AgentStateChanged` outputs that start a new
+(state, reason); each closes the agent's open row (ended_at = the new state's
+`since`) and opens a new one, in order, in one transaction per batch. A write
+is idempotent: a change whose row is already the open one (same state,
+reason and start) is skipped, so a retried batch adds nothing. Reading the
+open rows at start-up tells the model since when each agent is in their
+state; HISTORY's per-agent daily stats read the closed ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cti.model.outputs import AgentStateChanged
+from cti.store.tables import AgentStateRow
+
+__all__ = ["AgentStateRecord", "open_agent_states", "save_agent_states", "state_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateRecord:
+    interface: str
+    state: str
+    reason: str | None
+    started_at: datetime
+    ended_at: datetime | None
+
+    @property
+    def seconds(self) -> float | None:
+        """Time in the state, None while still in it."""
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _record(row: AgentStateRow) -> AgentStateRecord:
+    return AgentStateRecord(row.interface, row.state, row.reason, row.started_at, row.ended_at)
+
+
+async def save_agent_states(session: AsyncSession, changes: Sequence[AgentStateChanged]) -> None:
+    for change in changes:
+        started = _utc(change.since)
+        current = (
+            await session.execute(
+                select(AgentStateRow)
+                .where(AgentStateRow.interface == change.interface)
+                .where(AgentStateRow.ended_at.is_(None))
+                .order_by(AgentStateRow.started_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if (
+            current is not None
+            and (current.state, current.reason) == (change.state, change.reason)
+            and current.started_at == started
+        ):
+            continue  # written already (a retried batch)
+        await session.execute(
+            update(AgentStateRow)
+            .where(AgentStateRow.interface == change.interface)
+            .where(AgentStateRow.ended_at.is_(None))
+            .values(ended_at=started)
+        )
+        session.add(
+            AgentStateRow(
+                interface=change.interface,
+                state=change.state,
+                reason=change.reason,
+                started_at=started,
+            )
+        )
+        await session.flush()
+
+
+async def open_agent_states(session: AsyncSession) -> list[AgentStateRecord]:
+    """The state each agent is in now, as far as the store knows (one row each)."""
+    rows = (
+        await session.scalars(
+            select(AgentStateRow)
+            .where(AgentStateRow.ended_at.is_(None))
+            .order_by(AgentStateRow.interface, AgentStateRow.started_at)
+        )
+    ).all()
+    latest: dict[str, AgentStateRecord] = {}
+    for row in rows:  # oldest first: a newer open row (should not exist) wins
+        latest[row.interface] = _record(row)
+    return list(latest.values())
+
+
+async def state_rows(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    interface: str | None = None,
+) -> list[AgentStateRecord]:
+    """Rows overlapping [start, end), oldest first (for time-in-state stats)."""
+    query = (
+        select(AgentStateRow)
+        .where(AgentStateRow.started_at < end)
+        .where((AgentStateRow.ended_at.is_(None)) | (AgentStateRow.ended_at > start))
+        .order_by(AgentStateRow.started_at, AgentStateRow.id)
+    )
+    if interface is not None:
+        query = query.where(AgentStateRow.interface == interface)
+    return [_record(r) for r in (await session.scalars(query)).all()]
