@@ -244,6 +244,22 @@ class Hub:
         """Deliver to every user whose role is `role` or above it."""
         self._publish(self._by_feed.get(role), payload)
 
+    def publish_about_queue(self, queue: str, payload: Mapping[str, Any]) -> None:
+        """Deliver news of `queue` (its state, board, metrics) to admins and to the
+        supervisors whose scope holds that queue."""
+        # TODO(TEAMS helper): scope by the supervisor's queues and teams; until then
+        # every supervisor receives it, as before.
+        self.publish_to_role("supervisor", payload)
+
+    def publish_about_agent(
+        self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
+    ) -> None:
+        """Deliver news of the agent at `interface` (member of `queues`) to admins
+        and to the supervisors whose scope holds that agent (their team, or one of
+        `queues`)."""
+        # TODO(TEAMS helper): scope as documented; until then every supervisor.
+        self.publish_to_role("supervisor", payload)
+
     def _publish(self, streams: list[_Stream] | None, payload: Mapping[str, Any]) -> None:
         for key in _RESERVED:
             if key in payload:

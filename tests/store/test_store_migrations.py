@@ -43,7 +43,7 @@ async def test_migrated_schema_matches_the_orm(db_url: str) -> None:
         async with engine.connect() as connection:
             assert await connection.run_sync(_tables) == TABLES
             assert await connection.run_sync(_diff) == []
-        assert await current_revision(engine) == head_revision() == "0003"
+        assert await current_revision(engine) == head_revision() == "0007"
     finally:
         await engine.dispose()
 
