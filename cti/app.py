@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,18 +26,25 @@ from cti.agentstate import AgentControl, AgentTarget
 from cti.ami.client import AmiClient
 from cti.ari.rest import AriRest
 from cti.ari.stream import AriEventStream
+from cti.bus import EventBus, bus_from_settings
+from cti.chat import ChatService
 from cti.config import Settings
 from cti.control import CallControl
 from cti.customers import CustomerKey, CustomerLookup
 from cti.engine import Engine
+from cti.feed import BoardFeed
+from cti.history import HistoryService
+from cti.history.live import live_call_of, member_queues_of
 from cti.ivr.app import IvrApp
 from cti.ivr.intake import AriIntake
+from cti.metrics import QueueMetrics
 from cti.model.model import Model
 from cti.store import Store, seed_demo
 from cti.store.seed import DEMO_CUSTOMERS
 from cti.web.adapters import AccountDirectory, ControlAdapter, ModelStateView
 from cti.web.app import create_app
 from cti.web.hub import Hub
+from cti.web.hub_relay import HubRelay
 from cti.web.routes_agents import AgentControlAdapter
 
 __all__ = ["CtiService", "customer_lookup", "run_demo", "run_service"]
@@ -111,6 +119,9 @@ class CtiService:
     app: FastAPI
     server: uvicorn.Server
     ari: AriPart | None = None
+    bus: EventBus | None = None
+    relay: HubRelay | None = None  # several nodes (CTI_BUS_URL): hub events shared
+    feed: BoardFeed | None = None  # queue boards and agent states to supervisors (cti/feed)
 
     @classmethod
     async def create(cls, settings: Settings, store: Store) -> CtiService:
@@ -125,13 +136,27 @@ class CtiService:
             (r.interface, r.state, r.reason, r.started_at.timestamp())
             for r in await store.open_agent_states()
         )
+        # queue metrics continue from the store's buckets (today, last hour)
+        metrics = QueueMetrics(settings.queue_metrics)
+        now = time.time()
+        metrics.load(await store.load_queue_intervals(metrics.load_since(now)), now)
         hub = Hub()
+        # The event bus (docs/bus.md). With several nodes the hub's events also go
+        # to, and come from, the other nodes' hubs through the relay.
+        bus = bus_from_settings(settings)
+        await bus.start()  # BusUnavailableError: the configured broker is down
+        relay = HubRelay(hub, bus) if settings.bus_url else None
+        if relay is not None:
+            await relay.start()
+        publisher = relay or hub
         engine = Engine(
             model=model,
-            publisher=hub,
+            publisher=publisher,
             lookup_customer=customer_lookup(store),
             save_records=store.save_call_records,
             save_states=store.save_agent_states,
+            metrics=metrics,
+            save_metrics=store.save_queue_intervals,
         )
         client = AmiClient(
             settings.ami_host, settings.ami_port, settings.ami_username, settings.ami_secret
@@ -155,6 +180,22 @@ class CtiService:
             wrap_up_ended=wrap_up_ended,
         )
         engine.effects = agent_control.pause_effect  # wrap-up (un)pauses
+        # queue boards and agent states to supervisors, at most 4/s each (cti/feed)
+        feed = BoardFeed(metrics, publisher, interval=settings.board_interval)
+        engine.on_metrics_changed = feed.queues_changed
+        engine.on_agent_changed = feed.agent_changed
+
+        async def user_exists(login: str) -> bool:
+            return await users.get_user(login) is not None
+
+        async def team_of(name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+            for team in await store.list_teams():  # a handful of teams
+                if team.name == name:
+                    return team.members, team.supervisors
+            return None
+
+        # chat is delivered like the engine's events: the hub (+ the relay)
+        chat = ChatService(store, publisher, user_exists=user_exists, teams=team_of)
         app = create_app(
             users=users,
             state=ModelStateView(model),
@@ -162,6 +203,14 @@ class CtiService:
             settings=settings,
             control=ControlAdapter(control),
             agent_control=AgentControlAdapter(agent_control, settings.wrapup_seconds),
+            chat=chat,
+            metrics=metrics,
+            history=HistoryService(
+                store,
+                settings.dispositions,
+                live_call=live_call_of(model),
+                member_queues=member_queues_of(model),
+            ),
         )
         config = uvicorn.Config(
             app,
@@ -176,7 +225,11 @@ class CtiService:
         )
         server = uvicorn.Server(config)
         ari = AriPart.create(settings, engine, store) if settings.ari_url else None
-        return cls(settings, store, hub, model, engine, client, app, server, ari)
+        service = cls(
+            settings, store, hub, model, engine, client, app, server, ari, bus=bus, relay=relay
+        )
+        service.feed = feed
+        return service
 
     @property
     def http_port(self) -> int:
@@ -205,11 +258,15 @@ class CtiService:
         ]
         if self.ari is not None:
             parts += self.ari.tasks()
+        if self.relay is not None:
+            parts.append(asyncio.create_task(self.relay.run(), name="cti-hub-relay"))
         try:
             done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.server.should_exit = True
             self.hub.shutdown()
+            if self.feed is not None:
+                self.feed.close()
             await self.client.close()
             if self.ari is not None:
                 await self.ari.close()
@@ -226,6 +283,10 @@ class CtiService:
             await asyncio.wait(parts, timeout=_HTTP_START_TIMEOUT)
             for task in parts:
                 task.cancel()
+            if self.relay is not None:
+                await self.relay.aclose()
+            if self.bus is not None:
+                await self.bus.aclose()
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
@@ -275,6 +336,8 @@ async def run_demo(
             database_url=database_url,
             http_host=http_host,
             http_port=http_port,
+            # a short after-call work on support shows wrap-up (CTI_WRAPUP overrides)
+            wrapup_seconds=Settings().wrapup_seconds or {"support": 8.0},
         )
         service = await CtiService.create(settings, store)
         # Callers are the demo customers (some typing an unknown account), so

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from cti.metrics.config import QueueMetricsConfig, parse_queue_metrics
+
 __all__ = ["Settings"]
 
 
@@ -64,3 +66,21 @@ class Settings:
     pause_reasons: tuple[str, ...] = field(
         default_factory=lambda: _reasons(_env("PAUSE_REASONS", "break,lunch,training,meeting"))
     )
+    # Seconds between two WebSocket updates of one queue board or one agent to
+    # supervisors (cti/feed): 0.25 = at most 4 per second. 0 sends every change.
+    board_interval: float = field(default_factory=lambda: float(_env("BOARD_INTERVAL", "0.25")))
+    # The disposition codes agents may set on a call (CTI_DISPOSITIONS="resolved,...");
+    # any other code is refused (422).
+    dispositions: tuple[str, ...] = field(
+        default_factory=lambda: _reasons(
+            _env("DISPOSITIONS", "resolved,callback,escalated,no_action,wrong_number")
+        )
+    )
+    # Queue metric definitions per queue, "*" for the default (docs/metrics.md):
+    # CTI_QUEUE_METRICS="support:sl=20,formula=answered_offered,short=5,reset=06:00,tz=UTC"
+    queue_metrics: dict[str, QueueMetricsConfig] = field(
+        default_factory=lambda: parse_queue_metrics(_env("QUEUE_METRICS", ""))
+    )
+    # The event bus between CTI nodes (docs/bus.md): empty = in-process (one
+    # node); "amqp://guest:guest@127.0.0.1:5672/" = RabbitMQ.
+    bus_url: str = field(default_factory=lambda: _env("BUS_URL", ""))

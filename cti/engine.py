@@ -15,6 +15,14 @@ cti/customers.py), and call records go through a bounded queue to a writer
 task that stores them in batches, so a slow database never stalls intake.
 Agent state changes go the same way (their own queue and writer task).
 
+Queue metrics (cti/metrics, optional) see every output in `route`; their
+changed buckets go to the store from their own writer task every
+`metrics_flush_interval` seconds (and at `flush_records`), off the hot path.
+`on_metrics_changed` (if set) hears which queues' boards changed.
+`on_agent_changed` (if set) takes over telling supervisors of an agent's
+state (the supervisor feed, cti/feed, coalesces it); the agent is still told
+of every change directly.
+
 Time passes for the model through `Model.tick`, called every `tick_interval`
 seconds (wrap-up timers end there). The model's `SetMemberPause` effects go to
 `effects` (the agent-state service sends the QueuePause without blocking us).
@@ -33,6 +41,7 @@ from cti.ami.protocol import Event
 from cti.ami.stream import Connected, Disconnected, Snapshot, StreamItem
 from cti.customers import CustomerCache, CustomerFound, CustomerKey, CustomerLookup
 from cti.ids import CallId, ChannelId, Interface
+from cti.metrics import QueueMetrics, StoredBucket
 from cti.model.events import (
     ChannelCreated,
     DomainEvent,
@@ -68,6 +77,14 @@ class Publisher(Protocol):
         self, interfaces: Iterable[str], payload: Mapping[str, Any]
     ) -> None: ...
     def publish_to_role(self, role: str, payload: Mapping[str, Any]) -> None: ...
+    # scoped supervisor feeds (cti.web.hub): admins and the supervisors in scope
+    def publish_about_queue(self, queue: str, payload: Mapping[str, Any]) -> None: ...
+    def publish_about_agent(
+        self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
+    ) -> None: ...
+    def publish_about_call(
+        self, queue: str | None, parties: Iterable[str], payload: Mapping[str, Any]
+    ) -> None: ...
 
 
 # stores finished calls, each with the customer id its look-up found
@@ -75,6 +92,11 @@ RecordSink = Callable[[Sequence[tuple[CallEnded, int | None]]], Awaitable[None]]
 # stores agent state changes that start a new (state, reason), in order
 StateSink = Callable[[Sequence[AgentStateChanged]], Awaitable[None]]
 Effects = Callable[[SetMemberPause], None]
+# stores queue metric buckets (whole buckets, upserted)
+MetricsSink = Callable[[Sequence[StoredBucket]], Awaitable[None]]
+MetricsChanged = Callable[[set[str]], None]
+# (interface, queues, agent_state payload): an agent's news for supervisors
+AgentChanged = Callable[[str, Sequence[str], Mapping[str, Any]], None]
 ModelStep = Callable[[Model, float], list[Output]]
 _RECORD_BATCH = 200
 _PENDING = object()  # a call's customer look-up has not ended yet
@@ -111,6 +133,9 @@ class Engine:
         save_states: StateSink | None = None,
         effects: Effects | None = None,
         tick_interval: float = 0.5,
+        metrics: QueueMetrics | None = None,
+        save_metrics: MetricsSink | None = None,
+        metrics_flush_interval: float = 2.0,
     ) -> None:
         self.model = model
         self.stats = EngineStats()
@@ -131,6 +156,13 @@ class Engine:
         self._states: asyncio.Queue[AgentStateChanged] = asyncio.Queue(record_queue_size)
         self.effects = effects
         self._tick_interval = tick_interval
+        self.metrics = metrics
+        self.on_metrics_changed: MetricsChanged | None = None
+        self.on_agent_changed: AgentChanged | None = None
+        self._save_metrics = save_metrics
+        self._metrics_interval = metrics_flush_interval
+        # one write at a time, so an older bucket version never lands after a newer one
+        self._metrics_lock = asyncio.Lock()
 
     async def run(self, stream: asyncio.Queue[StreamItem]) -> None:
         """Drain `stream` forever (cancel to stop), writing records beside it."""
@@ -142,6 +174,8 @@ class Engine:
                     tasks.create_task(self._write_states(), name="cti-state-writer")
                 if self._tick_interval > 0:
                     tasks.create_task(self._ticker(), name="cti-model-tick")
+                if self.metrics is not None and self._save_metrics is not None:
+                    tasks.create_task(self._write_metrics(), name="cti-metrics-writer")
                 while True:
                     item = await stream.get()
                     await self.handle(item)
@@ -224,6 +258,11 @@ class Engine:
 
     async def route(self, outputs: Sequence[Output]) -> None:
         publish = self._publisher
+        metrics = self.metrics
+        if metrics is not None:
+            changed = metrics.apply_all(outputs)
+            if changed and self.on_metrics_changed is not None:
+                self.on_metrics_changed(changed)
         for out in outputs:
             if isinstance(out, ScreenPop):
                 self.stats.pops += 1
@@ -244,16 +283,19 @@ class Engine:
                 payload = out.to_json()
                 payload["customer"] = customer
                 self._to_recipients(out.recipients, payload)
-                publish.publish_to_role(SUPERVISOR_ROLE, payload)
+                publish.publish_about_call(out.queue, out.parties, payload)
                 self._queue_record(out, customer if known else _PENDING)
             elif isinstance(out, AgentStateChanged):
                 payload = out.to_json()
-                publish.publish_to_role(SUPERVISOR_ROLE, payload)
+                if self.on_agent_changed is not None:
+                    self.on_agent_changed(out.interface, out.queues, payload)
+                else:
+                    publish.publish_about_agent(out.interface, out.queues, payload)
                 publish.publish_to_interface(out.interface, payload)  # their own state
                 if out.since == out.at:  # a new (state, reason) began: a new row
                     self._queue_state(out)
             elif isinstance(out, QueueUpdated):
-                publish.publish_to_role(SUPERVISOR_ROLE, out.to_json())
+                publish.publish_about_queue(out.queue, out.to_json())
             elif isinstance(out, SetMemberPause) and self.effects is not None:
                 self.effects(out)
 
@@ -403,6 +445,32 @@ class Engine:
         """Wait until every queued record is written (tests, shutdown)."""
         await self._records.join()
         await self._states.join()
+        await self.flush_metrics()
+
+    async def flush_metrics(self) -> bool:
+        """Write the metric buckets changed since the last write; False if that failed
+        (they are written again next time)."""
+        if self.metrics is None or self._save_metrics is None:
+            return True
+        async with self._metrics_lock:
+            buckets = self.metrics.dump_dirty()
+            if not buckets:
+                self.metrics.prune(self._clock())
+                return True
+            try:
+                await self._save_metrics(buckets)
+            except Exception:
+                self.stats.failures += 1
+                self.metrics.mark_dirty(buckets)
+                log.exception("could not store %d queue metric bucket(s)", len(buckets))
+                return False
+            self.metrics.prune(self._clock())
+            return True
+
+    async def _write_metrics(self) -> None:
+        while True:
+            await asyncio.sleep(self._metrics_interval)
+            await self.flush_metrics()
 
 
 def _key_of(call: ScreenPop | CallEnded) -> CustomerKey:

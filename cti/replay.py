@@ -15,6 +15,12 @@ follow" -> CoreShowChannels) or, failing that, from its first item. Finished
 lists are gathered and handed to `Model.apply_snapshot` together once every
 resync list is in, or as soon as ordinary traffic resumes.
 
+Queue metrics (cti/metrics) see every output, and after the outputs of each
+input a `queue_board` line follows for every queue whose board changed,
+computed at the time of that input (the trace's own, or the virtual clock), so
+the boards are deterministic too. The metric definitions are the defaults
+unless `metrics` is passed.
+
 With no store to name the agents, replay stands in for the agents table with
 the interfaces the trace itself names as queue members (QueueMember*,
 AgentCalled, QueueStatus), so a direct call to an agent's phone pops as it
@@ -33,10 +39,11 @@ from cti.ami.lists import ITEM_EVENTS, RESYNC_ACTIONS, ListCollector, ListResult
 from cti.ami.protocol import AmiParser, BadFrame, Event, Message, Response
 from cti.ari.errors import AriDecodeError
 from cti.ari.events import decode_event
+from cti.metrics import QueueMetrics
 from cti.model.from_ami import from_ami
 from cti.model.from_ari import from_ari
 from cti.model.model import Model
-from cti.model.outputs import Output
+from cti.model.outputs import CallEnded, Output
 
 __all__ = ["Replayer", "agent_interfaces", "read_chunks", "read_records", "replay"]
 
@@ -182,13 +189,38 @@ def agent_interfaces(chunks: Iterable[tuple[float | None, bytes]]) -> list[str]:
     return list(seen)
 
 
+def _time_of(outputs: Sequence[Output]) -> float:
+    last = outputs[-1]
+    return last.ended_at if isinstance(last, CallEnded) else last.at
+
+
+def _with_boards(outputs: Sequence[Output], metrics: QueueMetrics) -> Iterator[dict[str, Any]]:
+    """The outputs, each run of outputs of one instant followed by the boards it
+    changed (a raw AMI chunk holds many messages; a JSONL record, one)."""
+    changed: set[str] = set()
+    for i, output in enumerate(outputs):
+        yield output.to_json()
+        changed |= metrics.apply(output)
+        now = _time_of(outputs[i : i + 1])
+        if changed and (i + 1 == len(outputs) or _time_of(outputs[i + 1 : i + 2]) != now):
+            for queue in sorted(changed):
+                yield metrics.board(queue, now).to_json()
+            changed = set()
+
+
 def replay(
-    path: str | Path, fmt: str = "jsonl", *, devices: Sequence[str] | None = None
+    path: str | Path,
+    fmt: str = "jsonl",
+    *,
+    devices: Sequence[str] | None = None,
+    metrics: QueueMetrics | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """One JSON-ready dict per published output, in order, deterministically."""
+    """One JSON-ready dict per published output and changed queue board, in
+    order, deterministically."""
     if devices is None:
         devices = agent_interfaces(read_chunks(path, fmt))
     runner = Replayer(Model(devices))
+    boards = metrics if metrics is not None else QueueMetrics()
     last: float | None = None
     for at, src, data in read_records(path, fmt):
         last = at
@@ -197,7 +229,8 @@ def replay(
             outputs = runner.feed_ari(data, at)
         else:
             outputs = runner.feed(data, at)
-        for output in outputs:
-            yield output.to_json()
-    for output in runner.close(last):
-        yield output.to_json()
+        if outputs:
+            yield from _with_boards(outputs, boards)
+    closing = runner.close(last)
+    if closing:
+        yield from _with_boards(closing, boards)

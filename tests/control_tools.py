@@ -53,6 +53,7 @@ __all__ = [
     "QUEUE_CALL",
     "SALES_CALL",
     "ControlRig",
+    "call_events",
     "call_model",
     "control_actions",
     "control_rig",
@@ -113,14 +114,18 @@ def _answered_call(
     ]
 
 
-def call_model() -> Model:
-    model = Model(devices=["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"])
-    events = [
+def call_events() -> list[DomainEvent]:
+    """The domain events of the three answered calls (see the module docstring)."""
+    return [
         *_answered_call(QUEUE_CALL, 1, "support", Interface("PJSIP/1001"), "Alice Agent"),
         *_answered_call(SALES_CALL, 17, "sales", Interface("PJSIP/1002"), "Bob Agent"),
         *_answered_call(BILLING_CALL, 33, "billing", Interface("PJSIP/1002"), "Bob Agent"),
     ]
-    for i, event in enumerate(events):
+
+
+def call_model() -> Model:
+    model = Model(devices=["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"])
+    for i, event in enumerate(call_events()):
         model.apply(event, 1_700_000_000.0 + i)
     return model
 

@@ -10,9 +10,9 @@ Scope:
 - everyone acts on themselves; an admin on anyone;
 - a supervisor on an agent who is a member of one of their queues
   (`supervisor_queues`), and logs agents in/out of those queues only;
-- TEAMS HOOK: `team_logins` (the logins of the supervisor's teams) widens a
-  supervisor's scope to those agents once teams exist in the store; until
-  then it is empty and scope is by queue alone;
+- a supervisor also acts on the agents of the teams they look after: the
+  actor's `team_interfaces` (from `supervisor_teams`), or `team_logins`
+  (the same agents by login, for callers that know logins);
 - an agent acts on nobody else.
 
 Actions: pause/unpause/end-wrap-up are one QueuePause without `Queue` (all of
@@ -71,7 +71,11 @@ def in_scope(
         return True
     if actor.role != "supervisor":
         return False
-    return target.login in team_logins or any(q in actor.queues for q in agent_queues)
+    if target.login in team_logins:
+        return True
+    if target.interface is not None and target.interface in actor.team_interfaces:
+        return True
+    return any(q in actor.queues for q in agent_queues)
 
 
 def _queues_allowed(actor: Actor, target: AgentTarget, queues: Iterable[str]) -> list[str]:
@@ -103,7 +107,7 @@ def authorize(
     if not in_scope(actor, target, member_of, team_logins):
         if actor.role == "agent":
             return AgentRefusal("not_allowed", "agents may only act on themselves")
-        return AgentRefusal("not_allowed", f"{target.login} is in none of your queues")
+        return AgentRefusal("not_allowed", f"{target.login} is in none of your queues or teams")
     if isinstance(command, AgentLogout) and command.queues is not None:
         outside = _queues_allowed(actor, target, command.queues)
         if outside:

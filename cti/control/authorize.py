@@ -6,8 +6,9 @@ the `CallView` (the live model's frozen view). So the rules are one function,
 tested without a socket, and the shell asks before it sends anything.
 
 - An agent acts only on calls where their own phone has a channel.
-- A supervisor acts on their own calls and on every call of their queues
-  (`supervisor_queues` table); an admin on every call.
+- A supervisor acts on their own calls, on every call of their queues
+  (`supervisor_queues` table) and on every call one of their teams' agents
+  is on (`supervisor_teams`: `team_interfaces`); an admin on every call.
 - Listen, whisper and barge are for supervisors and admins only, and need the
   actor's phone (ChanSpy rings it).
 - Click-to-dial needs the actor's phone; there is no call to check yet.
@@ -32,6 +33,7 @@ class Actor:
     role: str  # agent, supervisor, admin
     interface: str | None  # the user's phone, e.g. "PJSIP/1001"
     queues: frozenset[str] = frozenset()  # queues a supervisor looks after
+    team_interfaces: frozenset[str] = frozenset()  # devices of their teams' agents
 
 
 def device_of(channel: ChannelView) -> str:
@@ -55,6 +57,14 @@ def _supervises(actor: Actor, queues: Iterable[str | None]) -> bool:
     return actor.role == "supervisor" and any(q in actor.queues for q in queues if q)
 
 
+def _team_on(actor: Actor, call: CallView) -> bool:
+    """A supervisor's team agent has a channel on `call`."""
+    if actor.role != "supervisor" or not actor.team_interfaces:
+        return False
+    team = {device_key(i) for i in actor.team_interfaces}
+    return any(device_of(c) in team for c in call.channels)
+
+
 def _call_queues(call: CallView) -> list[str | None]:
     # The call's queue, and the queue of each agent leg (a transfer may have
     # taken the call through a second queue).
@@ -74,10 +84,12 @@ def authorize(actor: Actor, command: Dial | CallCommand, call: CallView | None) 
             return Refusal("not_your_call", "agents may not listen, whisper or barge")
         if actor.interface is None:
             return Refusal("invalid", "your account has no phone to listen with")
-        if _supervises(actor, _call_queues(call)):
+        if _supervises(actor, _call_queues(call)) or _team_on(actor, call):
             return None
-        return Refusal("not_your_call", f"call {call.call_id} is not in one of your queues")
-    if _on_call(actor, call) or _supervises(actor, _call_queues(call)):
+        return Refusal(
+            "not_your_call", f"call {call.call_id} is neither in your queues nor your teams'"
+        )
+    if _on_call(actor, call) or _supervises(actor, _call_queues(call)) or _team_on(actor, call):
         return None
     if actor.role == "agent":
         return Refusal("not_your_call", f"your phone is not on call {call.call_id}")

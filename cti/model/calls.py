@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cti.ids import BridgeId, CallId, ChannelId, Interface, QueueName
-from cti.model.outputs import CallEnded, IvrStep, ScreenPop
+from cti.model.outputs import CallEnded, CallLeg, IvrStep, RingAttempt, ScreenPop, Transfer
 
-__all__ = ["CallRecord", "ChannelRecord", "Role", "call_ended", "screen_pop"]
+__all__ = ["CallRecord", "ChannelRecord", "Role", "call_ended", "ring_attempts", "screen_pop"]
 
 
 class Role:
@@ -50,6 +50,11 @@ class ChannelRecord:
     bridge: BridgeId | None = None
     answered: bool = False
     pop_pending: bool = False  # rebuilt by a resync, pop once it rings
+    # for the call record's history (legs and ring attempts)
+    answered_at: float | None = None
+    ended_at: float | None = None
+    rung_at: float | None = None  # an agent's phone started ringing for the call
+    ring_ended_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -78,6 +83,9 @@ class CallRecord:
     ring_no_answer: dict[ChannelId, Interface] = field(default_factory=dict)
     abandoned: bool = False
     originated: bool = False
+    # every channel that was ever part of the call, in order (the record's legs)
+    history: list[ChannelRecord] = field(default_factory=list)
+    transfers: list[Transfer] = field(default_factory=list)
 
     def recipients(self) -> tuple[Interface, ...]:
         return tuple(dict.fromkeys(self.popped.values()))
@@ -120,6 +128,44 @@ def screen_pop(
     )
 
 
+_RUNG_ROLES = frozenset({Role.AGENT, Role.DIALED})
+
+
+def _leg(leg: ChannelRecord) -> CallLeg:
+    return CallLeg(
+        channel=leg.id,
+        name=leg.name,
+        role=leg.role,
+        interface=leg.interface,
+        party_number=leg.caller_number,
+        party_name=leg.caller_name,
+        started_at=leg.created_at,
+        answered_at=leg.answered_at,
+        ended_at=leg.ended_at,
+    )
+
+
+def ring_attempts(call: CallRecord, at: float) -> tuple[RingAttempt, ...]:
+    """Each agent leg rung for the call (by a queue or a Dial), by ring start."""
+    attempts = []
+    for leg in call.history:
+        if leg.role not in _RUNG_ROLES or leg.interface is None:
+            continue
+        if leg.answered:
+            result = "answered"
+        elif leg.id in call.ring_no_answer:
+            result = "no_answer"
+        else:
+            result = "cancelled"
+        rang_at = leg.rung_at if leg.rung_at is not None else leg.created_at
+        ended = leg.ring_ended_at
+        if ended is None:
+            ended = leg.ended_at if leg.ended_at is not None else at
+        attempts.append(RingAttempt(leg.interface, leg.id, leg.queue, rang_at, ended, result))
+    attempts.sort(key=lambda a: a.rang_at)  # stable: same start keeps channel order
+    return tuple(attempts)
+
+
 def call_ended(call: CallRecord, at: float, *, by_resync: bool = False) -> CallEnded:
     talk = None
     if call.answered_at is not None:
@@ -145,4 +191,7 @@ def call_ended(call: CallRecord, at: float, *, by_resync: bool = False) -> CallE
         talk_seconds=talk,
         ring_no_answer=tuple(call.ring_no_answer.values()),
         ended_by_resync=by_resync,
+        legs=tuple(_leg(leg) for leg in call.history),
+        ring_attempts=ring_attempts(call, at),
+        transfers=tuple(call.transfers),
     )

@@ -276,6 +276,8 @@ class CallTransferred:
     afterwards, by the transferee's own channel). `transferer_calls` are the
     calls of the transferring agent's channel(s): an attended transfer's
     consultation may be a call of its own (another Linkedid).
+    `transferer_name` (the agent's channel name) and `extension` (blind: where
+    the customer was sent) are for the call record's history.
     """
 
     kind: str  # blind, attended
@@ -284,6 +286,9 @@ class CallTransferred:
     target: ChannelId | None
     target_call: CallId | None
     transferer_calls: tuple[CallId, ...]
+    transferer_name: str = ""
+    target_name: str = ""
+    extension: str = ""
 
 
 DomainEvent = (

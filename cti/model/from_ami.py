@@ -263,7 +263,14 @@ def _blind_transfer(f: _Fields) -> CallTransferred | None:
         return None
     transferee, transferee_call = _opt_channel(f, "Transferee")
     return CallTransferred(
-        "blind", transferee, transferee_call, None, None, _calls(f, "Transferer")
+        "blind",
+        transferee,
+        transferee_call,
+        None,
+        None,
+        _calls(f, "Transferer"),
+        transferer_name=f.get("TransfererChannel", ""),
+        extension=f.get("Extension", ""),
     )
 
 
@@ -279,6 +286,8 @@ def _attended_transfer(f: _Fields) -> CallTransferred | None:
         target,
         target_call,
         _calls(f, "OrigTransferer", "SecondTransferer"),
+        transferer_name=f.get("OrigTransfererChannel", ""),
+        target_name=f.get("TransferTargetChannel", ""),
     )
 
 

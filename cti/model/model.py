@@ -219,6 +219,7 @@ class Model:
         record = ChannelRecord(channel, name, call.id, at)
         self._channels[channel] = record
         call.channels[channel] = record
+        call.history.append(record)
         return record
 
     def _note_party(self, call: CallRecord, leg: ChannelRecord) -> None:
@@ -264,6 +265,10 @@ class Model:
             return out
         call.answered_legs.add(leg.id)
         leg.answered = True
+        if leg.answered_at is None:
+            leg.answered_at = at
+        if leg.ring_ended_at is None:
+            leg.ring_ended_at = at
         self._note_party(call, leg)
         if call.answered_at is None:
             call.answered_at = at
@@ -284,6 +289,9 @@ class Model:
         self._channels.pop(leg.id, None)
         self._stasis.pop(leg.id, None)
         self._gone[leg.id] = None
+        leg.ended_at = at
+        if leg.ring_ended_at is None:
+            leg.ring_ended_at = at
         if len(self._gone) > _GONE_MEMORY:
             self._gone.popitem(last=False)
         call = self._calls.get(leg.call_id)
@@ -346,6 +354,8 @@ class Model:
         if leg is None:
             return []
         leg.state = e.state
+        if e.state == UP and leg.answered_at is None:
+            leg.answered_at = at
         if leg.interface is None or leg.role not in _RUNG_ROLES:
             return []
         out: list[Output] = []
@@ -428,6 +438,7 @@ class Model:
         if interface is None:
             return out  # not an agent's device (a trunk, an IVR, ...)
         leg.interface = interface
+        leg.rung_at = at
         out += self._pop(call, leg, interface, at, False)
         self._set_leg(leg, False, at, out)
         return out
@@ -442,6 +453,8 @@ class Model:
         if e.status == "ANSWER":
             return self._answer(call, leg, at)
         out: list[Output] = []
+        if leg.ring_ended_at is None:
+            leg.ring_ended_at = at
         if e.status == "NOANSWER" and leg.interface is not None and leg.role != Role.ORIGINATE:
             call.ring_no_answer.setdefault(leg.id, leg.interface)
         self._drop_leg(leg, at, out)
@@ -491,6 +504,8 @@ class Model:
         leg.role = Role.AGENT
         leg.interface = e.interface
         leg.queue = e.queue
+        if leg.rung_at is None:
+            leg.rung_at = at
         leg.member_name = e.member_name or None
         call.queue_legs.add(leg.id)
         agent = self._agent(e.interface, e.member_name)
@@ -525,6 +540,8 @@ class Model:
         out: list[Output] = []
         leg = self._channels.get(e.dest_channel)
         if leg is not None:
+            if leg.ring_ended_at is None:
+                leg.ring_ended_at = at
             self._drop_leg(leg, at, out)
         return out
 

@@ -20,12 +20,15 @@ __all__ = [
     "AgentStateChanged",
     "CallAnswered",
     "CallEnded",
+    "CallLeg",
     "IvrStep",
     "Output",
     "QueueUpdated",
+    "RingAttempt",
     "RingEnded",
     "ScreenPop",
     "SetMemberPause",
+    "Transfer",
 ]
 
 
@@ -129,6 +132,57 @@ class RingEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class CallLeg:
+    """One channel that was part of a call, for the call record (history)."""
+
+    channel: ChannelId
+    name: str
+    role: str  # caller, agent, dialed, originate, other (cti.model.calls.Role)
+    interface: Interface | None  # the agent/device interface, when it is one
+    party_number: str  # the channel's own caller id number
+    party_name: str
+    started_at: float
+    answered_at: float | None
+    ended_at: float | None  # None: still up when the call was found gone (resync)
+
+    def to_json(self) -> dict[str, Any]:
+        return _shallow(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RingAttempt:
+    """An agent's phone rang for the call. result: "answered", "no_answer" (the
+    queue or Dial gave up: ring-no-answer), "cancelled" (caller hung up, or
+    another agent answered)."""
+
+    interface: Interface
+    channel: ChannelId
+    queue: QueueName | None
+    rang_at: float
+    ended_at: float
+    result: str
+
+    def to_json(self) -> dict[str, Any]:
+        return _shallow(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A successful blind or attended transfer of the call (kind), by
+    `from_interface` (the transferring agent), to `to_interface` (attended: the
+    target's device) or `to_extension` (blind: where the customer was sent)."""
+
+    kind: str
+    at: float
+    from_interface: Interface | None
+    to_interface: Interface | None
+    to_extension: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return _shallow(self)
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """The last channel of the call hung up. This is also the call record.
 
@@ -160,6 +214,10 @@ class CallEnded:
     # True when the call was found gone by a resync (it ended while the AMI
     # link was down): ended_at is then the resync time, not the real hang-up.
     ended_by_resync: bool = False
+    # the history (cti.store.history): every channel, every agent rung, transfers
+    legs: tuple[CallLeg, ...] = ()
+    ring_attempts: tuple[RingAttempt, ...] = ()
+    transfers: tuple[Transfer, ...] = ()
 
     @property
     def duration_seconds(self) -> float:
@@ -173,6 +231,9 @@ class CallEnded:
             {"step": s.step, "values": dict(s.values), "at": s.at} for s in self.ivr_path
         ]
         data["variables"] = dict(self.variables)
+        data["legs"] = [leg.to_json() for leg in self.legs]
+        data["ring_attempts"] = [ring.to_json() for ring in self.ring_attempts]
+        data["transfers"] = [t.to_json() for t in self.transfers]
         return data
 
 

@@ -19,6 +19,9 @@ BlindTransfer / AttendedTransfer events:
   was gathered on the other Linkedid): they are copied over, never
   overwriting what the customer's call already has.
 
+Every successful transfer is also noted on the customer's call (`Transfer`:
+kind, when, from which agent, to which agent or extension) for its record.
+
 Functions here change a `Model`'s records in place and return the outputs,
 like the handlers in model.py (which calls `apply_transfer`).
 """
@@ -27,10 +30,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cti.ids import Interface
 from cti.model.calls import CallRecord
 from cti.model.events import CallTransferred
 from cti.model.interfaces import interface_of_channel
-from cti.model.outputs import Output
+from cti.model.outputs import Output, Transfer
 
 if TYPE_CHECKING:  # model.py imports this module
     from cti.model.model import Model
@@ -57,6 +61,7 @@ def apply_transfer(model: Model, e: CallTransferred, at: float) -> list[Output]:
     dest = calls.get(e.transferee_call) if e.transferee_call is not None else None
     if dest is None:
         return []
+    dest.transfers.append(_transfer(model, e, at))
     for call_id in (*e.transferer_calls, e.target_call):
         source = calls.get(call_id) if call_id is not None else None
         if source is not None and source is not dest:
@@ -64,6 +69,24 @@ def apply_transfer(model: Model, e: CallTransferred, at: float) -> list[Output]:
     if e.kind != "attended" or e.target is None or e.target_call in (None, dest.id):
         return []
     return _move_target(model, e, dest, at)
+
+
+def _device(model: Model, channel_name: str) -> Interface | None:
+    return model.devices.resolve(interface_of_channel(channel_name)) if channel_name else None
+
+
+def _transfer(model: Model, e: CallTransferred, at: float) -> Transfer:
+    target = model._channels.get(e.target) if e.target is not None else None
+    to_interface = target.interface if target is not None else None
+    if to_interface is None:
+        to_interface = _device(model, e.target_name)
+    return Transfer(
+        kind=e.kind,
+        at=at,
+        from_interface=_device(model, e.transferer_name),
+        to_interface=to_interface,
+        to_extension=e.extension or None,
+    )
 
 
 def _move_target(model: Model, e: CallTransferred, dest: CallRecord, at: float) -> list[Output]:
@@ -77,6 +100,7 @@ def _move_target(model: Model, e: CallTransferred, dest: CallRecord, at: float) 
         source.channels.pop(leg.id, None)
     leg.call_id = dest.id
     dest.channels[leg.id] = leg
+    dest.history.append(leg)
     out: list[Output] = []
     interface = leg.interface or model.devices.resolve(interface_of_channel(leg.name))
     if interface is not None:

@@ -373,6 +373,19 @@ class FakeAsterisk:
             answer = answer_control_action(action, self.state, pairs, aid, self.now())
             self._reply(s, answer.response)
             self._after_reply(list(answer.events))
+            if action in ("blindtransfer", "atxfer") and answer.ok:
+                # the legs a transfer dials come from the traffic engine
+                carry_out = (
+                    self.traffic.blind_transfer
+                    if action == "blindtransfer"
+                    else self.traffic.attended_transfer
+                )
+                carry_out(
+                    _first(pairs, "Channel") or "",
+                    _first(pairs, "Context") or "",
+                    _first(pairs, "Exten") or "",
+                )
+                self._wake.set()
             return True
         handler = _ACTIONS.get(action)
         if handler is None:

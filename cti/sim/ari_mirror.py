@@ -11,6 +11,10 @@ translator keeps what AMI frames leave out: when a channel was created, its
 current dialplan application, its protocol id, the members of each bridge,
 which channels are in which Stasis application.
 
+BlindTransfer / AttendedTransfer become BridgeBlindTransfer /
+BridgeAttendedTransfer (no recording: the fields of the ARI data models,
+from the same snapshots).
+
 Out of scope of the recording, so approximations: `protocol_id` is a stable
 id per channel rather than the SIP Call-ID; a channel first seen mid-call
 (the ARI client connected late) gets the current time as its creation time.
@@ -329,6 +333,60 @@ class AriMirror:
         }
         return [self._msg(body, chan)]
 
+    def _blind_transfer(self, name: str, fields: Fields, ts: str) -> list[AriMessage]:
+        """BridgeBlindTransfer, the ARI rendering of the same Stasis message."""
+        f = _pick(fields)
+        transferer, transferee = _pick(fields, "Transferer"), _pick(fields, "Transferee")
+        body: Json = {
+            "type": "BridgeBlindTransfer",
+            "timestamp": ts,
+            "channel": self.channel(transferer, ts),
+        }
+        if transferee.get("Channel"):
+            body["transferee"] = self.channel(transferee, ts)
+        body.update(
+            exten=f.get("Extension", ""),
+            context=f.get("Context", ""),
+            result=f.get("Result", ""),
+            is_external=f.get("IsExternal") == "Yes",
+        )
+        if f.get("BridgeUniqueid"):
+            body["bridge"] = self._bridge_json(f, ts)
+        names = (transferer.get("Channel", ""), transferee.get("Channel", ""))
+        return [self._msg(body, *names)]
+
+    def _attended_transfer(self, name: str, fields: Fields, ts: str) -> list[AriMessage]:
+        """BridgeAttendedTransfer (destination types Bridge and App are rendered)."""
+        f = _pick(fields)
+        first, second = _pick(fields, "OrigTransferer"), _pick(fields, "SecondTransferer")
+        body: Json = {
+            "type": "BridgeAttendedTransfer",
+            "timestamp": ts,
+            "transferer_first_leg": self.channel(first, ts),
+            "transferer_second_leg": self.channel(second, ts),
+        }
+        names = [first.get("Channel", ""), second.get("Channel", "")]
+        for prefix, key in (("Transferee", "transferee"), ("TransferTarget", "transfer_target")):
+            party = _pick(fields, prefix)
+            if party.get("Channel"):
+                body[key] = self.channel(party, ts)
+                names.append(party["Channel"])
+        body.update(result=f.get("Result", ""), is_external=f.get("IsExternal") == "Yes")
+        for prefix, key in (
+            ("Orig", "transferer_first_leg_bridge"),
+            ("Second", "transferer_second_leg_bridge"),
+        ):
+            bridge = _pick(fields, prefix)
+            if bridge.get("BridgeUniqueid"):
+                body[key] = self._bridge_json(bridge, ts)
+        dest = f.get("DestType", "")
+        body["destination_type"] = _ARI_DEST_TYPES.get(dest, dest.lower())
+        if f.get("DestBridgeUniqueid"):
+            body["destination_bridge"] = f["DestBridgeUniqueid"]
+        if f.get("DestApp"):
+            body["destination_application"] = f["DestApp"]
+        return [self._msg(body, *names)]
+
     def _device(self, name: str, fields: Fields, ts: str) -> list[AriMessage]:
         f = _pick(fields)
         body: Json = {
@@ -407,6 +465,10 @@ class AriMirror:
         return AriMessage(body, frozenset({app}))
 
 
+# AMI DestType -> ARI destination_type (stasis_bridges.c renders both)
+_ARI_DEST_TYPES = {"App": "application", "Bridge": "bridge", "Link": "link", "Threeway": "threeway"}
+
+
 def _protocol_id(channel: str) -> str:
     if not channel.startswith("PJSIP/"):
         return ""
@@ -432,6 +494,8 @@ _HANDLERS: dict[str, _Handler] = {
     "BridgeLeave": AriMirror._bridge,
     "BridgeDestroy": AriMirror._bridge,
     "DeviceStateChange": AriMirror._device,
+    "BlindTransfer": AriMirror._blind_transfer,
+    "AttendedTransfer": AriMirror._attended_transfer,
     "HangupRequest": AriMirror._hangup_request,
     "SoftHangupRequest": AriMirror._hangup_request,
     "Hangup": AriMirror._hangup,

@@ -13,11 +13,26 @@ What is simulated, and how far:
   MusicOnHoldStart for the held party).
 - Bridge (unhold): BridgeCreate and a BridgeEnter per leg, MusicOnHoldStop.
 - PlayDTMF: DTMFBegin / DTMFEnd, Direction Sent, on the named channel.
-- BlindTransfer: the BlindTransfer event (Result Success) when the channel
-  is bridged, "Transfer invalid" otherwise. The new legs the transfer would
-  dial are not generated.
-- Atxfer: "Atxfer successfully queued" for a live channel; the consultation
-  legs are not generated.
+- BlindTransfer: "Transfer succeeded" and the BlindTransfer event (Result
+  Success; its fields are the documented ones, no trace records it) when the
+  channel is bridged, "Transfer invalid" otherwise. The server then has the
+  traffic engine carry the transfer out when the transferer is the agent leg
+  of a generated queue call (cti.sim.transfers): AgentComplete Reason
+  transfer, the agent leg hung up, the customer out of the bridge and into
+  the dialplan at Context/Exten, which dials PJSIP/<exten> as a new channel
+  on the customer's Linkedid; the target answers into a new bridge, and the
+  call ends later (or on a Hangup). A missing extension is not refused, as in
+  Asterisk: the customer hangs up. Channels of replayed traces or of
+  agent-to-agent calls get the event only.
+- Atxfer: "Atxfer successfully queued" for a live channel. For a generated
+  queue call's agent leg the traffic engine then runs the consultation
+  (cti.sim.attended): Local/<exten>@<context> ;1/;2 on the call's Linkedid,
+  ;2 dials the target, the agent is moved to a new bridge with ;1 and the
+  customer holds. The CTI's completion (Hangup of the agent leg) gives the
+  AttendedTransfer event (documented fields, no recording) and bridges the
+  customer with the consultation; its cancel (Hangup of ;1) drops the
+  consultation and puts the agent back with the customer. A missing
+  extension changes nothing (Asterisk plays pbx-invalid to the agent).
 - Originate Application=ChanSpy and Hangup are carried out by the traffic
   engine (cti.sim.traffic); this module only checks their headers.
 """
@@ -33,7 +48,7 @@ from cti.sim.actions import first
 from cti.sim.state import SimState
 from cti.sim.steps import Fields, render_frame, render_response
 
-__all__ = ["CONTROL_ACTIONS", "ActionAnswer", "answer_control_action", "channel_headers"]
+__all__ = ["CONTROL_ACTIONS", "ActionAnswer", "Emitter", "answer_control_action", "channel_headers"]
 
 _CHANNEL_KEYS = (
     "Channel",
@@ -65,6 +80,7 @@ _bridge_ids = itertools.count(1)
 class ActionAnswer:
     response: bytes
     events: tuple[bytes, ...] = ()
+    ok: bool = False  # Response: Success
 
 
 def _error(aid: str | None, message: str) -> ActionAnswer:
@@ -72,7 +88,9 @@ def _error(aid: str | None, message: str) -> ActionAnswer:
 
 
 def _ok(aid: str | None, message: str, events: Iterable[bytes] = ()) -> ActionAnswer:
-    return ActionAnswer(render_response("Success", aid, ("Message", message)), tuple(events))
+    return ActionAnswer(
+        render_response("Success", aid, ("Message", message)), tuple(events), ok=True
+    )
 
 
 def channel_headers(state: SimState, name: str, prefix: str = "", **override: str) -> Fields:
@@ -83,7 +101,7 @@ def channel_headers(state: SimState, name: str, prefix: str = "", **override: st
     return tuple((prefix + k, latest.get(k, "")) for k in _CHANNEL_KEYS)
 
 
-class _Emitter:
+class Emitter:
     """Renders events and applies them to the state as it goes."""
 
     def __init__(self, state: SimState, now: float) -> None:
@@ -150,7 +168,7 @@ def _redirect(
         return _error(aid, f"Channel does not exist: {name}")
     if extra and extra not in state.channels:
         return _error(aid, f"ExtraChannel does not exist: {extra}")
-    out = _Emitter(state, now)
+    out = Emitter(state, now)
     moves = [(name, first(p, "Context") or "", first(p, "Exten") or "")]
     if extra:
         moves.append((extra, first(p, "ExtraContext") or "", first(p, "ExtraExten") or ""))
@@ -179,7 +197,7 @@ def _bridge(state: SimState, p: list[tuple[str, str]], aid: str | None, now: flo
         return _error(aid, f"Channel1 does not exist: {one}")
     if two not in state.channels:
         return _error(aid, f"Channel2 does not exist: {two}")
-    out = _Emitter(state, now)
+    out = Emitter(state, now)
     for name in (one, two):
         out.leave_bridge(name)
     bridge = str(uuid.UUID(int=next(_bridge_ids), version=4))
@@ -208,7 +226,7 @@ def _blind_transfer(
     if not peers:
         return _error(aid, "Transfer invalid")
     context = first(p, "Context") or ""
-    out = _Emitter(state, now)
+    out = Emitter(state, now)
     out.emit(
         "BlindTransfer",
         (
@@ -251,7 +269,7 @@ def _play_dtmf(
         return _error(aid, "No digit specified")
     if digit[0] not in _DTMF:
         return _error(aid, "Invalid digit")
-    out = _Emitter(state, now)
+    out = Emitter(state, now)
     headers = channel_headers(state, name)
     out.emit(
         "DTMFBegin",

@@ -15,6 +15,12 @@ listed in `stasis_started` for the ARI side to announce; its application then
 drives it with `stasis_answer`, `stasis_set_variable`, `stasis_continue`. If
 no such app is registered, Stasis fails at once (STASISSTATUS=FAILED) and the
 dialplan goes on, as in Asterisk.
+
+Transfers of an answered queue call (`blind_transfer`, `attended_transfer`,
+called by the server once the action is accepted) replace the call's planned
+end with the transfer's legs (cti.sim.transfers, cti.sim.attended); frames
+that must be written from the live state when due (bridge moves, the
+AttendedTransfer event) are `_Deferred` heap entries.
 """
 
 from __future__ import annotations
@@ -28,6 +34,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from cti.sim.attended import (
+    complete_frames,
+    consult_answer_steps,
+    consult_dial_steps,
+    consult_end_steps,
+    consult_vars,
+    customer_gone_steps,
+    hold_and_move_frames,
+    local_one_gone_frames,
+    local_one_hangup_frames,
+    rejoin_frames,
+    transferer_gone_steps,
+    transferred_end_frames,
+)
 from cti.sim.calls import (
     AgentConfig,
     CallFlow,
@@ -57,6 +77,15 @@ from cti.sim.stasis import (
 from cti.sim.state import SimState
 from cti.sim.steps import Step, StepKind
 from cti.sim.templates import segment
+from cti.sim.transfers import (
+    AGENT_EXTENSION,
+    invalid_extension_steps,
+    target_answer_steps,
+    target_dial_steps,
+    transfer_vars,
+    transferer_leaves_steps,
+    transferred_hangup_steps,
+)
 
 __all__ = ["StasisEntry", "Traffic"]
 
@@ -104,6 +133,15 @@ class _Run:
     stasis: str = ""  # the Stasis application holding the call now
     answered: bool = False  # stasis calls: the caller leg is Up
     variables: dict[str, str] = field(default_factory=dict)  # set by the application
+    # blind transfer: "" none, "dial" the target leg is dialled, "invalid" no such exten
+    transferred: str = ""
+    xfer: dict[str, str] = field(default_factory=dict)  # the transferred leg's context
+    t_xfer_start: float = -1.0
+    t_xfer_answer: float = -1.0
+    # attended transfer: "" none, "consulting", "done" (completed)
+    consult: str = ""
+    cx: dict[str, str] = field(default_factory=dict)  # the consultation's context
+    t_consult_answer: float = -1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +184,16 @@ class _Burst:
     steps: tuple[Step, ...]
 
 
-_Item = Step | _Burst | _Decide | _Done | _Release | _Arrival | _StasisEnter | _ChannelEvent
+@dataclass(frozen=True, slots=True)
+class _Deferred:
+    """Frames written from the live state when due (bridge moves of a transfer)."""
+
+    write: Callable[[SimState, float], list[bytes]]
+
+
+_Item = (
+    Step | _Burst | _Decide | _Done | _Release | _Arrival | _StasisEnter | _ChannelEvent | _Deferred
+)
 
 
 class Traffic:
@@ -300,6 +347,8 @@ class Traffic:
             run = self._runs.get(item.call)
             if run is not None:
                 self._enter_stasis(run)
+        elif isinstance(item, _Deferred):
+            return item.write(self.state, self.now)
         elif isinstance(item, _ChannelEvent):
             channel = self.state.channels.get(item.channel)
             if channel is not None:  # gone meanwhile: nothing to say about it
@@ -569,6 +618,10 @@ class Traffic:
         t = self.now
         if run is None or run.done:
             return False
+        if run.transferred:
+            return self._hangup_transferred(run)
+        if run.consult:
+            return self._hangup_consulting(run, channel)
         if t < run.t_join:
             run.stasis = ""
             run.ivr.cancelled = run.plan.cancelled = True
@@ -589,6 +642,175 @@ class Traffic:
         else:
             self._abandon(run, max(t, run.t_ring_end) if ringing else t, ringing)
         return True
+
+    # -- blind transfer (cti.sim.transfers) ---------------------------------------
+
+    def blind_transfer(self, channel: str, context: str, exten: str) -> bool:
+        """Carry out an accepted BlindTransfer whose transferer is a queue call's agent leg.
+
+        The agent leg hangs up, the customer dials `exten` in from-agents
+        (``_1XXX``: ``PJSIP/<exten>``), the target answers after the call's
+        ring time and the call ends after its talk time, unless a Hangup
+        comes first. Any other extension is missing: the customer hangs up.
+        False (nothing generated) when `channel` is not such an agent leg.
+        """
+        run = self._agent_leg_run(channel)
+        if run is None:
+            return False
+        v = run.vars
+        t = max(self.now, run.t_answer)
+        run.plan.cancelled = True
+        run.plan = _Token()
+        leaves = transferer_leaves_steps(
+            v, t, talk=t - run.t_answer, dialed=t - run.t_start, call=run.id
+        )
+        self._push_steps(leaves)  # never cancelled: the transferer is gone
+        t = leaves[-1].at
+        agent_iface = v["a_iface"]
+        if agent_iface in run.reserved:
+            run.reserved.remove(agent_iface)
+        self._push(t, _Release((agent_iface,)))
+        if context not in ("", "from-agents") or not AGENT_EXTENSION.fullmatch(exten):
+            run.transferred = "invalid"
+            steps = invalid_extension_steps(v, t, call=run.id)
+            self._push_steps(steps, run.plan)
+            self._push(steps[-1].at, _Done(run.id), run.plan)
+            return True
+        iface = f"PJSIP/{exten}"
+        target = self.agents.get(iface) or AgentConfig(iface, exten, queues=())
+        x = run.xfer = transfer_vars(v, target, self.ids, t)
+        run.transferred = "dial"
+        self._by_channel[x["b_chan"]] = run.id
+        run.channels.append(x["b_chan"])
+        self._reserved.add(iface)
+        run.reserved.append(iface)
+        dial = target_dial_steps(x, t, call=run.id)
+        ring = run.flow.ring_time
+        answer = target_answer_steps(x, dial[-1].at + ring, ring=ring, call=run.id)
+        self._push_steps(dial + answer)  # a ring in progress completes
+        run.t_xfer_start, run.t_xfer_answer = t, answer[-1].at
+        self._schedule_xfer_hangup(run, run.t_xfer_answer + run.flow.talk_time)
+        return True
+
+    def _agent_leg_run(self, channel: str) -> _Run | None:
+        """The answered queue call whose agent leg is `channel`, no transfer under way."""
+        run = self._runs.get(self._by_channel.get(channel, ""))
+        if run is None or run.done or run.transferred or run.consult or run.t_answer < 0:
+            return None
+        return run if run.vars.get("a_chan") == channel else None
+
+    def _schedule_xfer_hangup(self, run: _Run, at: float) -> None:
+        steps = transferred_hangup_steps(
+            run.xfer,
+            at,
+            talk=at - run.t_xfer_answer,
+            dialed=at - run.t_xfer_start,
+            call=run.id,
+        )
+        self._push_steps(steps, run.plan)
+        self._push(steps[-1].at, _Done(run.id), run.plan)
+
+    def _hangup_transferred(self, run: _Run) -> bool:
+        """A Hangup on a transferred call: both legs hang up (once the target answered)."""
+        if run.transferred == "invalid":
+            return True  # already on its way out
+        run.plan.cancelled = True
+        run.plan = _Token()
+        self._schedule_xfer_hangup(run, max(self.now, run.t_xfer_answer))
+        return True
+
+    # -- attended transfer (cti.sim.attended) -------------------------------------
+
+    def attended_transfer(self, channel: str, context: str, exten: str) -> bool:
+        """Start the consultation of an accepted Atxfer on a queue call's agent leg.
+
+        ``Local/<exten>@<context>`` dials ``PJSIP/<exten>`` (from-agents
+        ``_1XXX``) on the call's Linkedid while the customer holds. A Hangup of
+        the agent leg then completes the transfer, a Hangup of the
+        consultation (``;1``, ``;2`` or the target) cancels it. False (nothing
+        happens, as when Asterisk plays pbx-invalid) for another extension or
+        a channel that is not such an agent leg.
+        """
+        run = self._agent_leg_run(channel)
+        context = context or "from-agents"
+        if run is None or context != "from-agents" or not AGENT_EXTENSION.fullmatch(exten):
+            return False
+        v = run.vars
+        t = max(self.now, run.t_answer)
+        run.plan.cancelled = True  # no end while the agent consults
+        run.plan = _Token()
+        iface = f"PJSIP/{exten}"
+        target = self.agents.get(iface) or AgentConfig(iface, exten, queues=())
+        x = run.cx = consult_vars(v, exten, context, target, self.ids, t)
+        run.consult = "consulting"
+        self._reserved.add(iface)
+        run.reserved.append(iface)
+        for name in (x["l1_chan"], x["a_chan"], x["b_chan"]):
+            self._by_channel[name] = run.id
+            run.channels.append(name)
+        dial = consult_dial_steps(x, t, call=run.id)
+        self._push_steps(dial)
+        self._push(dial[-1].at, _Deferred(lambda st, now: hold_and_move_frames(st, now, v, x)))
+        ring = run.flow.ring_time
+        answer = consult_answer_steps(x, dial[-1].at + ring, ring=ring, call=run.id)
+        self._push_steps(answer)  # a ring in progress completes
+        run.t_consult_answer = answer[-1].at
+        return True
+
+    def _hangup_consulting(self, run: _Run, channel: str) -> bool:
+        """Completes, cancels or ends an attended transfer. Not simulated (False):
+        the customer hanging up during the consultation (Asterisk would then
+        leave the agent talking with the target)."""
+        if run.consult == "done":
+            self._end_attended(run, max(self.now, run.t_consult_answer))
+        elif channel == run.vars["c_chan"]:
+            return False
+        elif channel == run.vars["a_chan"]:
+            self._complete_attended(run)
+        else:
+            self._cancel_attended(run)
+        return True
+
+    def _complete_attended(self, run: _Run) -> None:
+        """The agent hung up while consulting: the customer is bridged with the target."""
+        v, x = run.vars, run.cx
+        t = max(self.now, run.t_consult_answer)
+        run.consult = "done"
+        self._push(t, _Deferred(lambda st, now: complete_frames(st, now, v, x)))
+        gone = transferer_gone_steps(v, x, t, talk=t - run.t_answer, call=run.id)
+        self._push_steps(gone)
+        t = gone[-1].at
+        self._push(t, _Deferred(lambda st, now: local_one_gone_frames(st, now, v, x)))
+        if v["a_iface"] in run.reserved:
+            run.reserved.remove(v["a_iface"])
+        self._push(t, _Release((v["a_iface"],)))
+        self._end_attended(run, t + run.flow.talk_time)
+
+    def _end_attended(self, run: _Run, at: float) -> None:
+        """A completed attended transfer ends: every leg hangs up."""
+        v, x = run.vars, run.cx
+        run.plan.cancelled = True
+        run.plan = _Token()
+        self._push(at, _Deferred(lambda st, now: transferred_end_frames(st, now, v, x)), run.plan)
+        steps = consult_end_steps(x, at, talk=at - run.t_consult_answer, call=run.id)
+        steps += customer_gone_steps(v, steps[-1].at, call=run.id)
+        self._push_steps(steps, run.plan)
+        self._push(steps[-1].at, _Done(run.id), run.plan)
+
+    def _cancel_attended(self, run: _Run) -> None:
+        """The consultation hung up: the target's legs go, the agent is back with the customer."""
+        v, x = run.vars, run.cx
+        t = max(self.now, run.t_consult_answer)
+        run.consult = ""
+        self._push(t, _Deferred(lambda st, now: local_one_hangup_frames(st, now, v, x)))
+        steps = consult_end_steps(x, t, talk=t - run.t_consult_answer, call=run.id)
+        self._push_steps(steps)
+        t = steps[-1].at
+        self._push(t, _Deferred(lambda st, now: rejoin_frames(st, now, v, x)))
+        if x["b_iface"] in run.reserved:
+            run.reserved.remove(x["b_iface"])
+        self._push(t, _Release((x["b_iface"],)))
+        self._schedule_hangup(run, t + run.flow.talk_time, run.flow.hangup_by)
 
     def _hangup_originated(self, channel: str) -> bool:
         """An originated channel hangs up now (after its answer, if still to come)."""

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.ids import CallId, Interface, QueueName
 from cti.model.outputs import CallEnded, IvrStep
+from cti.store.history import history_values
 from cti.store.records import CallRecord
 from cti.store.tables import CallRecordRow
 
@@ -54,6 +55,7 @@ def row_values(ended: CallEnded, customer_id: int | None) -> dict[str, Any]:
         "wait_seconds": ended.wait_seconds,
         "talk_seconds": ended.talk_seconds,
         "ended_by_resync": ended.ended_by_resync,
+        **history_values(ended),
     }
 
 

@@ -1,4 +1,4 @@
-"""Demo data: three agents, Carol's queues and a couple of dozen customers, added idempotently.
+"""Demo data: agents, supervisors' queues and teams, a couple of dozen customers, idempotently.
 
 Strategy: `seed_demo` goes through the Store's public API only. Every demo
 row has a fixed natural key (agent login, customer id), so a second run finds
@@ -6,6 +6,9 @@ everything present and adds nothing; a demo customer whose account or phone
 is already used by someone else is skipped rather than failing the seed. The
 numbers match the recorded traces (15551230001 with account 23456 calls the
 `support` queue) and the fake Asterisk's traffic (1555xxxxxxx callers).
+Teams: alice and bob form "tier1", which Carol looks after; Dave, a second
+supervisor without a desk, looks after the `billing` queue only, so the demo
+shows two supervisors with different scopes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ __all__ = [
     "DEMO_CUSTOMERS",
     "DEMO_PASSWORD",
     "DEMO_SUPERVISOR_QUEUES",
+    "DEMO_SUPERVISOR_TEAMS",
+    "DEMO_TEAMS",
     "DemoCustomer",
     "SeedReport",
     "seed_demo",
@@ -28,14 +33,22 @@ __all__ = [
 DEMO_PASSWORD = "demo"
 
 # login, display name, role, interface
-DEMO_AGENTS: tuple[tuple[str, str, str, str], ...] = (
+DEMO_AGENTS: tuple[tuple[str, str, str, str | None], ...] = (
     ("alice", "Alice Agent", "agent", "PJSIP/1001"),
     ("bob", "Bob Agent", "agent", "PJSIP/1002"),
     ("carol", "Carol Supervisor", "supervisor", "PJSIP/1003"),
+    ("dave", "Dave Supervisor", "supervisor", None),
 )
 
 # supervisor login -> the queues whose calls they may act on
-DEMO_SUPERVISOR_QUEUES: tuple[tuple[str, tuple[str, ...]], ...] = (("carol", ("support", "sales")),)
+DEMO_SUPERVISOR_QUEUES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("carol", ("support", "sales")),
+    ("dave", ("billing",)),
+)
+
+# team -> its agents; supervisor login -> the teams they look after
+DEMO_TEAMS: tuple[tuple[str, tuple[str, ...]], ...] = (("tier1", ("alice", "bob")),)
+DEMO_SUPERVISOR_TEAMS: tuple[tuple[str, tuple[str, ...]], ...] = (("carol", ("tier1",)),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +99,7 @@ async def seed_demo(store: Store) -> SeedReport:
     for login, display_name, role, interface in DEMO_AGENTS:
         if await store.agent_by_login(login) is not None:
             continue
-        if await store.agent_by_interface(interface) is not None:
+        if interface is not None and await store.agent_by_interface(interface) is not None:
             continue
         try:
             await store.create_agent(login, display_name, DEMO_PASSWORD, role, interface)
@@ -94,8 +107,17 @@ async def seed_demo(store: Store) -> SeedReport:
             continue
         agents_added += 1
     for login, queues in DEMO_SUPERVISOR_QUEUES:
-        if await store.agent_by_login(login) is not None:
+        if await _is_supervisor(store, login):  # not a real agent who took the login
             await store.add_supervisor_queues(login, queues)  # idempotent
+    for team, members in DEMO_TEAMS:
+        # only demo agents that exist and are in no team yet: a re-seed moves no one
+        present = [m for m in members if await store.agent_by_login(m) is not None]
+        teamless = [m for m in present if (await store.team_scope(m)).team is None]
+        if teamless:
+            await store.put_in_team(team, teamless)
+    for login, teams in DEMO_SUPERVISOR_TEAMS:
+        if await _is_supervisor(store, login):
+            await store.add_supervisor_teams(login, teams)
     customers_added = 0
     for demo in DEMO_CUSTOMERS:
         if await store.customer_by_id(demo.id) is not None:
@@ -112,3 +134,8 @@ async def seed_demo(store: Store) -> SeedReport:
             continue
         customers_added += 1
     return SeedReport(agents_added=agents_added, customers_added=customers_added)
+
+
+async def _is_supervisor(store: Store, login: str) -> bool:
+    account = await store.agent_by_login(login)
+    return account is not None and account.role == "supervisor"

@@ -28,12 +28,20 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from cti.chat.core import Appended, Conversation, ConversationKind, Member, Message
+from cti.history.core import Disposition, HistoryEntry, HistoryFilter
+from cti.metrics.buckets import StoredBucket
 from cti.model.outputs import AgentStateChanged, CallEnded
 from cti.store import agent_states as _agent_states
 from cti.store import agents as _agents
 from cti.store import calls as _calls
+from cti.store import chat as _chat
 from cti.store import customers as _customers
-from cti.store.errors import translate_errors
+from cti.store import history as _history
+from cti.store import queue_intervals as _queue_intervals
+from cti.store import teams as _teams
+from cti.store.chat_writer import ChatWriter
+from cti.store.errors import ConflictError, translate_errors
 from cti.store.migrate import migrate_engine
 from cti.store.passwords import hash_password, verify_password
 from cti.store.records import AgentRecord, CallRecord, CustomerRecord
@@ -91,6 +99,8 @@ class Store:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self._echo = echo
+        # chat messages are written in batches, one transaction each (group commit)
+        self.chat_writer = ChatWriter(self._write_chat_batch)
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
 
@@ -114,6 +124,7 @@ class Store:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def close(self) -> None:
+        await self.chat_writer.aclose()  # messages waiting for their commit
         engine, self._engine, self._sessions = self._engine, None, None
         if engine is not None:
             await engine.dispose()
@@ -201,6 +212,32 @@ class Store:
         if record is None:
             raise ValueError(f"no agent with login {login!r}")
         return record
+
+    # teams (cti/store/teams.py)
+
+    async def put_in_team(self, team: str, logins: Iterable[str]) -> None:
+        """Make `logins` members of `team` (created if missing); ValueError: unknown login."""
+        if not team.strip():
+            raise ValueError("team name must not be empty")
+        async with self._transaction("put in team") as session:
+            await _teams.put_in_team(session, team, logins)
+
+    async def add_supervisor_teams(self, login: str, teams: Iterable[str]) -> None:
+        """Let `login` look after `teams` too (idempotent); ValueError: unknown login."""
+        names = [t.strip() for t in teams]
+        if any(not t for t in names):
+            raise ValueError("team names must not be empty")
+        async with self._transaction("add supervisor teams") as session:
+            await _teams.add_supervisor_teams(session, login, names)
+
+    async def team_scope(self, login: str) -> _teams.TeamScope:
+        """The teams `login` looks after and the devices of their agents."""
+        async with self._transaction("team scope") as session:
+            return await _teams.team_scope(session, login)
+
+    async def list_teams(self) -> list[_teams.TeamRecord]:
+        async with self._transaction("list teams") as session:
+            return await _teams.list_teams(session)
 
     # customers
 
@@ -290,9 +327,139 @@ class Store:
         async with self._transaction("agent state rows") as session:
             return await _agent_states.state_rows(session, start, end, interface)
 
+    # queue metric buckets (migration 0004)
+
+    async def save_queue_intervals(self, buckets: Sequence[StoredBucket]) -> None:
+        """Upsert whole metric buckets, in one transaction (idempotent)."""
+        if not buckets:
+            return
+        async with self._transaction("save queue intervals") as session:
+            await _queue_intervals.save_queue_intervals(session, buckets)
+
+    async def load_queue_intervals(self, since: float) -> list[StoredBucket]:
+        """Metric buckets starting at or after `since` (epoch seconds), read at start-up."""
+        async with self._transaction("load queue intervals") as session:
+            return await _queue_intervals.load_queue_intervals(session, since)
+
     async def recent_call_records(self, limit: int = 50) -> list[CallRecord]:
         """The most recently ended calls, newest first."""
         if limit < 0:
             raise ValueError("limit must not be negative")
         async with self._transaction("recent call records") as session:
             return await _calls.recent_call_records(session, limit)
+
+    # call history (migration 0005): cti.history.service is the caller
+
+    async def search_history(self, f: HistoryFilter) -> list[HistoryEntry]:
+        """Call records matching `f` (scope and filters), newest first, with dispositions."""
+        async with self._transaction("search history") as session:
+            return await _history.search_history(session, f)
+
+    async def history_entry(self, call_id: str) -> HistoryEntry | None:
+        async with self._transaction("history entry") as session:
+            return await _history.history_entry(session, call_id)
+
+    async def set_call_disposition(self, d: Disposition) -> None:
+        """Set (or replace) a call's disposition; the call need not be recorded yet."""
+        async with self._transaction("set call disposition") as session:
+            await _history.set_disposition(session, d)
+
+    async def call_disposition(self, call_id: str) -> Disposition | None:
+        async with self._transaction("call disposition") as session:
+            return await _history.disposition(session, call_id)
+
+    # chat (migration 0007): cti.chat.service is the caller
+
+    async def chat_conversation(self, conversation_id: int) -> Conversation | None:
+        async with self._transaction("chat conversation") as session:
+            return await _chat.conversation(session, conversation_id)
+
+    async def chat_conversations_for(self, login: str) -> list[Conversation]:
+        """The conversations `login` is a member of, by id."""
+        async with self._transaction("chat conversations") as session:
+            return await _chat.conversations_for(session, login)
+
+    async def chat_create_room(
+        self, name: str, logins: Sequence[str], at: datetime
+    ) -> Conversation:
+        async with self._transaction("chat create room") as session:
+            return await _chat.create_conversation(session, "room", name, logins, at)
+
+    async def chat_open_direct(
+        self, key: str, logins: tuple[str, str], at: datetime
+    ) -> Conversation:
+        """The direct conversation with `key`, created if new."""
+        return await self.chat_open_keyed(key, "direct", None, logins, at)
+
+    async def chat_open_keyed(
+        self,
+        key: str,
+        kind: ConversationKind,
+        name: str | None,
+        logins: Sequence[str],
+        at: datetime,
+    ) -> Conversation:
+        """The conversation with `unique_key` `key`, created if new (one per key,
+        even when two open it at once); `logins` not yet in it are added."""
+        for attempt in range(2):
+            try:
+                async with self._transaction("chat open keyed") as session:
+                    found = await _chat.keyed_conversation(session, key)
+                    if found is None:
+                        return await _chat.create_conversation(
+                            session, kind, name, logins, at, unique_key=key
+                        )
+                    if set(logins) <= set(found.logins()):
+                        return found
+                    added = await _chat.add_members(session, found.id, logins, at)
+                    assert added is not None
+                    return added
+            except ConflictError:  # created by someone else meanwhile: read it
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def chat_add_members(
+        self, conversation_id: int, logins: Sequence[str], at: datetime
+    ) -> Conversation | None:
+        async with self._transaction("chat add members") as session:
+            return await _chat.add_members(session, conversation_id, logins, at)
+
+    async def chat_append(
+        self,
+        conversation_id: int,
+        sender: str,
+        text: str,
+        at: datetime,
+        client_id: str | None = None,
+    ) -> Appended | None:
+        """Store one message, numbered; None if `sender` is not a member. Returns
+        only once committed. A `client_id` this sender used before in the
+        conversation returns that message (`created` False), storing nothing."""
+        item = _chat.NewMessage(conversation_id, sender, text, at, client_id)
+        return await self.chat_writer.append(item)
+
+    async def _write_chat_batch(self, items: Sequence[_chat.NewMessage]) -> list[Appended | None]:
+        async with self._transaction("chat append") as session:
+            return await _chat.append_messages(session, items)
+
+    async def chat_messages(
+        self, conversation_id: int, *, after: int | None, before: int | None, limit: int
+    ) -> list[Message]:
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        async with self._transaction("chat messages") as session:
+            return await _chat.messages(
+                session, conversation_id, after=after, before=before, limit=limit
+            )
+
+    async def chat_mark(
+        self,
+        conversation_id: int,
+        login: str,
+        *,
+        read: int | None = None,
+        delivered: int | None = None,
+    ) -> Member | None:
+        async with self._transaction("chat mark") as session:
+            return await _chat.mark(session, conversation_id, login, read=read, delivered=delivered)

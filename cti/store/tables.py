@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -34,10 +35,18 @@ __all__ = [
     "Agent",
     "AgentStateRow",
     "Base",
+    "CallDispositionRow",
     "CallRecordRow",
+    "ChatMemberRow",
+    "ChatMessageRow",
+    "ConversationRow",
     "Customer",
     "CustomerPhone",
+    "QueueIntervalRow",
     "SupervisorQueue",
+    "SupervisorTeamRow",
+    "TeamMemberRow",
+    "TeamRow",
     "UtcDateTime",
     "utcnow",
 ]
@@ -110,6 +119,39 @@ class SupervisorQueue(Base):
     queue: Mapped[str] = mapped_column(String(128), primary_key=True)
 
 
+class TeamRow(Base):
+    """A named group of agents (migration 0006)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class TeamMemberRow(Base):
+    """An agent's team: keyed by the agent, so an agent is in at most one team."""
+
+    __tablename__ = "team_members"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+
+
+class SupervisorTeamRow(Base):
+    """A team a supervisor looks after (sees and acts on its agents' calls)."""
+
+    __tablename__ = "supervisor_teams"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class Customer(Base):
     __tablename__ = "customers"
 
@@ -163,6 +205,26 @@ class CallRecordRow(Base):
     talk_seconds: Mapped[float | None] = mapped_column(Float)
     # a record found ended by a resync may be replaced by a real hang-up
     ended_by_resync: Mapped[bool] = mapped_column(Boolean, default=False)
+    # call history (migration 0005, cti/store/history.py): "|PJSIP/1001|PJSIP/1002|",
+    # every interface that took part or was rung, searched with LIKE '%|x|%'
+    involved: Mapped[str] = mapped_column(String(2000), default="", server_default="")
+    legs: Mapped[list[Any] | None] = mapped_column(JSON)
+    ring_attempts: Mapped[list[Any] | None] = mapped_column(JSON)
+    transfers: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+class CallDispositionRow(Base):
+    """A call's disposition code and notes (migration 0005), keyed by call id and
+    not tied to call_records: set during the call or its wrap-up, before the
+    record exists, it is joined when the history is read."""
+
+    __tablename__ = "call_dispositions"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class AgentStateRow(Base):
@@ -183,3 +245,89 @@ class AgentStateRow(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class QueueIntervalRow(Base):
+    """One queue's metric counters for one minute (migration 0004, cti/metrics).
+
+    Columns are `cti.metrics.buckets.FIELDS`; a row is rewritten in full
+    (upsert) whenever the CTI changes its bucket.
+    """
+
+    __tablename__ = "queue_intervals"
+
+    queue: Mapped[str] = mapped_column(String(128), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True, index=True)
+    offered: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    abandoned: Mapped[int] = mapped_column(Integer)
+    short_abandoned: Mapped[int] = mapped_column(Integer)
+    unanswered: Mapped[int] = mapped_column(Integer)
+    answered_within_sl: Mapped[int] = mapped_column(Integer)
+    abandoned_within_sl: Mapped[int] = mapped_column(Integer)
+    answered_timed: Mapped[int] = mapped_column(Integer)
+    handled: Mapped[int] = mapped_column(Integer)
+    acw_count: Mapped[int] = mapped_column(Integer)
+    ring_no_answer: Mapped[int] = mapped_column(Integer)
+    lost_by_resync: Mapped[int] = mapped_column(Integer)
+    wait_answered_sum: Mapped[float] = mapped_column(Float)
+    wait_abandoned_sum: Mapped[float] = mapped_column(Float)
+    talk_sum: Mapped[float] = mapped_column(Float)
+    acw_sum: Mapped[float] = mapped_column(Float)
+    contact_seconds: Mapped[float] = mapped_column(Float)
+    idle_seconds: Mapped[float] = mapped_column(Float)
+    ring_no_answer_by_agent: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class ConversationRow(Base):
+    """A chat conversation (migration 0007); `last_seq` numbers its messages."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (CheckConstraint("kind IN ('direct', 'room', 'customer')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(128))
+    # "alice bob" (a direct conversation's logins, sorted), "team:<name>" (a team's
+    # room): at most one conversation each
+    unique_key: Mapped[str | None] = mapped_column(String(140), unique=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ChatMemberRow(Base):
+    """A user in a conversation, with how far they have read and received."""
+
+    __tablename__ = "conversation_members"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    login: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    last_read_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_delivered_seq: Mapped[int] = mapped_column(Integer, default=0)
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ChatMessageRow(Base):
+    """One chat message, numbered by `seq` within its conversation.
+
+    `client_id` is the sender's own id for the message, if they gave one: a
+    send retried with it finds the stored message instead of adding another.
+    """
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_chat_messages_conversation_id_seq"),
+        UniqueConstraint(
+            "conversation_id", "sender", "client_id", name="uq_chat_messages_client_id"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    client_id: Mapped[str | None] = mapped_column(String(64))

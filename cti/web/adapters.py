@@ -4,7 +4,8 @@ Strategy: the web layer defines what it needs (`cti.web.ports`); these thin
 adapters satisfy it from the real parts without the web layer importing the
 store: `AccountDirectory` wraps anything with `authenticate(login, password)`
 and `agent_by_login(login)` returning account records (the store's
-`AgentRecord` fits), `ModelStateView` turns the pure model's read views
+`AgentRecord` fits) and, when it has one, `team_scope(login)` for the teams
+a supervisor looks after (the `Store` fits), `ModelStateView` turns the pure model's read views
 into API schemas, and `ControlAdapter` hands web users to cti.control as
 actors. All are pure translation, so tests need no database.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from cti.control.authorize import Actor
 from cti.control.commands import CallCommand, Dial
@@ -51,6 +52,17 @@ class _Accounts(Protocol):
     async def agent_by_login(self, login: str) -> _Account | None: ...
 
 
+class _TeamScope(Protocol):
+    @property
+    def teams(self) -> tuple[str, ...]: ...
+    @property
+    def interfaces(self) -> tuple[str, ...]: ...
+
+
+class _Teams(Protocol):
+    async def team_scope(self, login: str) -> _TeamScope: ...
+
+
 class _Views(Protocol):
     def calls(self) -> Sequence[CallView]: ...
     def queues(self) -> Sequence[QueueView]: ...
@@ -64,26 +76,48 @@ def _role(value: str) -> Role:
     return "agent"  # an unknown role gets the least privilege
 
 
-def user_from_account(account: _Account) -> User:
+def user_from_account(account: _Account, teams: _TeamScope | None = None) -> User:
     # `queues` (supervisor_queues) is optional: an account shape without it
-    # supervises nothing.
+    # supervises nothing. Teams count for supervisors only (an agent's own
+    # team grants them nothing); admins see everything anyway.
     queues: tuple[str, ...] = tuple(getattr(account, "queues", ()))
-    return User(account.login, account.display_name, _role(account.role), account.interface, queues)
+    role = _role(account.role)
+    if teams is None or role != "supervisor":
+        return User(account.login, account.display_name, role, account.interface, queues)
+    return User(
+        account.login,
+        account.display_name,
+        role,
+        account.interface,
+        queues,
+        tuple(teams.teams),
+        tuple(teams.interfaces),
+    )
 
 
 class AccountDirectory:
     """`UserDirectory` over the store (or anything shaped like it)."""
 
-    def __init__(self, accounts: _Accounts) -> None:
+    def __init__(self, accounts: _Accounts, teams: _Teams | None = None) -> None:
+        """`teams`: where supervisors' teams come from; by default `accounts`
+        itself if it has `team_scope`, else nobody has a team."""
         self._accounts = accounts
+        if teams is None and hasattr(accounts, "team_scope"):
+            teams = cast(_Teams, accounts)  # the Store is both
+        self._teams = teams
 
     async def authenticate(self, login: str, password: str) -> User | None:
         account = await self._accounts.authenticate(login, password)
-        return user_from_account(account) if account is not None else None
+        return await self._user(account) if account is not None else None
 
     async def get_user(self, login: str) -> User | None:
         account = await self._accounts.agent_by_login(login)
-        return user_from_account(account) if account is not None else None
+        return await self._user(account) if account is not None else None
+
+    async def _user(self, account: _Account) -> User:
+        if self._teams is None or account.role != "supervisor":
+            return user_from_account(account)
+        return user_from_account(account, await self._teams.team_scope(account.login))
 
 
 def call_schema(call: CallView) -> CallSchema:
@@ -150,7 +184,13 @@ class ModelStateView:
 
 
 def actor_of(user: User) -> Actor:
-    return Actor(user.login, user.role, user.interface, frozenset(user.queues))
+    return Actor(
+        user.login,
+        user.role,
+        user.interface,
+        frozenset(user.queues),
+        frozenset(user.team_interfaces),
+    )
 
 
 class ControlAdapter:

@@ -15,7 +15,8 @@ JavaScript only as an opaque 1006):
   4429  the client was too slow to read its events; reconnect with since
   1001  server shutting down
 Client messages of type `command` are call controls (cti.web.control), answered
-on the same socket by an unnumbered `command_result`; other messages are ignored.
+on the same socket by an unnumbered `command_result`; `chat_*` messages are chat
+(cti.web.chat_socket, docs/chat.md); other messages are ignored.
 The call-control REST routes live in cti.web.control too.
 """
 
@@ -24,7 +25,7 @@ The call-control REST routes live in cti.web.control too.
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,12 +34,19 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Lifespan
 
+from cti.chat import ChatService
 from cti.config import Settings
+from cti.history import HistoryService
+from cti.metrics import QueueMetrics
 from cti.web.auth import AuthError, TokenAuth, bearer_user
+from cti.web.chat_socket import ChatSocket
 from cti.web.control import CommandSocket, add_control_routes
 from cti.web.hub import CLOSE_TOO_SLOW, Connection, Hub, user_schema
 from cti.web.ports import CallControl, StateView, User, UserDirectory
 from cti.web.routes_agents import AgentControlPort, agent_router
+from cti.web.routes_chat import chat_router, hub_presence
+from cti.web.routes_history import history_router
+from cti.web.routes_metrics import metrics_router
 from cti.web.schemas import (
     AgentSchema,
     CallSchema,
@@ -49,6 +57,7 @@ from cti.web.schemas import (
     QueueSchema,
     StreamPosition,
 )
+from cti.web.scope import Scope
 
 __all__ = ["CLOSE_BAD_REQUEST", "CLOSE_UNAUTHORIZED", "STATIC_DIR", "create_app"]
 
@@ -67,16 +76,25 @@ _PAGE_HEADERS = {
 
 
 def _calls_for(user: User, calls: Sequence[CallSchema]) -> list[CallSchema]:
-    if user.sees_everything:
+    scope = Scope.of(user)
+    if scope.everything:
         return list(calls)
-    mine = user.interface
-    return [c for c in calls if mine is not None and (c.agent == mine or mine in c.parties)]
+    return [
+        c
+        for c in calls
+        if scope.sees_call(c.queue, [*c.parties, c.agent] if c.agent else c.parties)
+    ]
 
 
 def _agents_for(user: User, agents: Sequence[AgentSchema]) -> list[AgentSchema]:
-    if user.sees_everything:
-        return list(agents)
-    return [a for a in agents if a.interface == user.interface]
+    scope = Scope.of(user)
+    return [a for a in agents if scope.sees_agent(a.interface, a.queues)]
+
+
+def _queues_for(user: User, queues: Sequence[QueueSchema]) -> list[QueueSchema]:
+    scope = Scope.of(user)
+    mine = user.interface
+    return [q for q in queues if scope.sees_queue(q.name, [q.name] if mine in q.members else ())]
 
 
 def create_app(
@@ -88,9 +106,12 @@ def create_app(
     lifespan: Lifespan[Any] | None = None,
     control: CallControl | None = None,
     agent_control: AgentControlPort | None = None,
+    chat: ChatService | None = None,
+    metrics: QueueMetrics | None = None,
+    history: HistoryService | None = None,
 ) -> FastAPI:
-    """`control`: the call controls, `agent_control`: the agent-state commands;
-    without them their routes answer 503."""
+    """`control`: the call controls, `agent_control`: the agent-state commands,
+    `chat`: chat (cti.web.routes_chat); without them their routes answer 503."""
     auth = TokenAuth(users, settings)
     app = FastAPI(
         title="CTI",
@@ -132,16 +153,19 @@ def create_app(
 
     @app.get("/api/calls", tags=["snapshots"])
     async def calls(user: Annotated[User, current_user]) -> list[CallSchema]:
-        """Live calls. Agents see only calls ringing or connected to their interface."""
+        """Live calls. Agents see only calls ringing or connected to their interface;
+        supervisors the calls of their queues and of their teams' agents (cti.web.scope)."""
         return _calls_for(user, state.calls())
 
     @app.get("/api/queues", tags=["snapshots"])
     async def queues(user: Annotated[User, current_user]) -> list[QueueSchema]:
-        return list(state.queues())
+        """Queues. Agents see the queues they are a member of; supervisors their own."""
+        return _queues_for(user, state.queues())
 
     @app.get("/api/agents", tags=["snapshots"])
     async def agents(user: Annotated[User, current_user]) -> list[AgentSchema]:
-        """Agent states. Agents see only themselves."""
+        """Agent states. Agents see only themselves; supervisors the agents of their
+        teams and queues (and themselves)."""
         return _agents_for(user, state.agents())
 
     @app.get("/healthz", tags=["ops"])
@@ -174,11 +198,19 @@ def create_app(
             conn.kill(CLOSE_TOO_SLOW, "too slow: reconnect with since")
             return False
 
-        commands = CommandSocket(control, resolve_user, send, agent_control)
+        commands = CommandSocket(control, resolve_user, send, agent_control, history)
+        chat_socket = ChatSocket(chat, user.login, send) if chat is not None else None
+
+        def feed(text: str) -> None:
+            if chat_socket is None or not chat_socket.feed(text):
+                commands.feed(text)
+
         try:
-            await _serve(websocket, conn, expires, commands)
+            await _serve(websocket, conn, expires, feed)
         finally:
             await commands.aclose()
+            if chat_socket is not None:
+                await chat_socket.aclose()
             hub.detach(conn)
 
     @app.get("/", include_in_schema=False)
@@ -187,26 +219,29 @@ def create_app(
 
     add_control_routes(app, current_user, control)
     app.include_router(agent_router(current_user, agent_control))
+    app.include_router(chat_router(current_user, chat, hub_presence(hub, state)))
+    app.include_router(metrics_router(current_user, metrics))
+    app.include_router(history_router(current_user, history))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
-async def _read_until_disconnect(websocket: WebSocket, commands: CommandSocket) -> None:
+async def _read_until_disconnect(websocket: WebSocket, feed: Callable[[str], None]) -> None:
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
         text = message.get("text")
         if isinstance(text, str):
-            commands.feed(text)
+            feed(text)
 
 
 async def _serve(
-    websocket: WebSocket, conn: Connection, expires: float, commands: CommandSocket
+    websocket: WebSocket, conn: Connection, expires: float, feed: Callable[[str], None]
 ) -> None:
     """Pump frames until the client leaves, the hub kills `conn`, or the token expires."""
     pump = asyncio.create_task(conn.pump(websocket.send_text))
-    reader = asyncio.create_task(_read_until_disconnect(websocket, commands))
+    reader = asyncio.create_task(_read_until_disconnect(websocket, feed))
     killed = asyncio.create_task(conn.closed.wait())
     tasks = (pump, reader, killed)
     try:

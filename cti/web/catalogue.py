@@ -15,20 +15,25 @@ import dataclasses
 import json
 import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from cti.agentstate.commands import AGENT_COMMAND_NAMES
+from cti.chat import Message
 from cti.control.commands import COMMAND_NAMES, SPY_COMMANDS, parse_command
 from cti.customers import CustomerFound
 from cti.ids import CallId, ChannelId, Interface, QueueName
+from cti.metrics import QueueBoard, QueueMetrics
 from cti.model.outputs import (
     AgentStateChanged,
     CallAnswered,
     CallEnded,
+    CallLeg,
     IvrStep,
     QueueUpdated,
+    RingAttempt,
     RingEnded,
     ScreenPop,
 )
@@ -102,6 +107,47 @@ _ENDED = CallEnded(
     wait_seconds=9.0,
     talk_seconds=76.5,
     ring_no_answer=(_BOB,),
+    legs=(
+        CallLeg(
+            ChannelId("1764331200.41"),
+            "PJSIP/pstn-00000029",
+            "caller",
+            None,
+            "15551230001",
+            "José Álvarez",
+            _T0,
+            _T0 + 0.5,
+            _T0 + 95.5,
+        ),
+        CallLeg(
+            ChannelId("1795860142.1"),
+            "PJSIP/1002-0000002a",
+            "agent",
+            _BOB,
+            "1002",
+            "Bob",
+            _T0 + 10.0,
+            None,
+            _T0 + 17.0,
+        ),
+        CallLeg(
+            ChannelId("1795860142.2"),
+            "PJSIP/1001-0000002b",
+            "agent",
+            _ALICE,
+            "1001",
+            "Alice",
+            _T0 + 18.0,
+            _T0 + 19.0,
+            _T0 + 95.5,
+        ),
+    ),
+    ring_attempts=(
+        RingAttempt(_BOB, ChannelId("1795860142.1"), _SUPPORT, _T0 + 10.0, _T0 + 17.0, "no_answer"),
+        RingAttempt(
+            _ALICE, ChannelId("1795860142.2"), _SUPPORT, _T0 + 18.0, _T0 + 19.0, "answered"
+        ),
+    ),
 )
 _AGENT = AgentStateChanged(
     interface=_ALICE,
@@ -115,7 +161,20 @@ _AGENT = AgentStateChanged(
 _QUEUE = QueueUpdated(
     queue=_SUPPORT, waiting=2, longest_wait_since=_T0 + 100.0, members=(_ALICE, _BOB), at=_T0 + 121
 )
+
+
+def _chat_at(offset: float) -> datetime:
+    return datetime.fromtimestamp(_T0 + offset, UTC)
+
+
 _USER = UserSchema(login="alice", display_name="Alice", role="agent", interface=_ALICE)
+
+
+def _sample_board() -> QueueBoard:
+    """The board of `support` after the sample events above, 5 s after the last."""
+    metrics = QueueMetrics()
+    metrics.apply_all([_QUEUE, _AGENT, _ENDED])
+    return metrics.board(_SUPPORT, _T0 + 125.0)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -161,6 +220,13 @@ _DOCS: dict[str, str] = {
     "wait_seconds": "queue wait until answer or abandon",
     "talk_seconds": "time from answer to hang-up",
     "ring_no_answer": "agents that rang without answering",
+    "legs": "every channel of the call, in order: {channel, name, role (caller, agent, "
+    "dialed, originate, other), interface, party_number, party_name, started_at, "
+    "answered_at, ended_at}",
+    "ring_attempts": "each agent rung for the call, by ring start: {interface, channel, "
+    "queue, rang_at, ended_at, result: answered, no_answer (ring-no-answer) or cancelled}",
+    "transfers": "successful transfers: {kind: blind or attended, at, from_interface, "
+    "to_interface (attended), to_extension (blind)}",
     "duration_seconds": "ended_at - started_at",
     "name": "agent name",
     "state": "logged_out, available, ringing, on_call, wrap_up or paused",
@@ -180,6 +246,17 @@ _DOCS_BY_TYPE: dict[tuple[str, str], str] = {
     ("call_answered", "interface"): "interface that answered",
     ("ring_ended", "reason"): "no_answer, answered_elsewhere or cancelled",
     ("ring_ended", "interface"): "agent whose phone stopped ringing",
+    ("queue_board", "queue"): "queue name",
+    ("queue_board", "at"): "when the board was computed (epoch seconds)",
+    ("queue_board", "definition"): "the formulas in use: service level formula and T, "
+    "short-abandon threshold, daily reset time and time zone (docs/metrics.md)",
+    ("queue_board", "longest_wait_seconds"): "age of the oldest waiting caller at `at`, or null",
+    ("queue_board", "agents"): "members by state: every state, with 0 when nobody is in it",
+    ("queue_board", "pause_reasons"): "paused members by pause reason",
+    ("queue_board", "today"): "counters and figures since the queue's daily reset "
+    "(window fields: docs/metrics.md)",
+    ("queue_board", "last_15_min"): "the same over the last 15 minutes (sliding)",
+    ("queue_board", "last_60_min"): "the same over the last 60 minutes (sliding)",
 }
 
 
@@ -277,16 +354,28 @@ def _entries() -> list[_Entry]:
         ),
         _model_entry(
             _ENDED,
-            "every agent popped for the call, and supervisors",
+            "every agent popped for the call; the supervisors of its queue or of a team "
+            "one of its parties is in; admins",
             "The call is over. This is also the call record written to the database.",
             {"customer": _CUSTOMER},
         ),
         _model_entry(
             _AGENT,
-            "supervisors and admins, and the agent themselves",
+            "the agent themselves; the supervisors of their team or of one of their queues; admins",
             "An agent's work state changed (or their queues did).",
         ),
-        _model_entry(_QUEUE, "supervisors and admins", "A queue's waiting callers changed."),
+        _model_entry(
+            _QUEUE, "the supervisors of the queue, and admins", "A queue's waiting callers changed."
+        ),
+        _model_entry(
+            _sample_board(),
+            "the supervisors whose scope holds the queue, and admins; never agents",
+            "A queue's live board changed (a call joined, left or ended, a member's state "
+            "changed). At most 4 per second per queue: the first change is sent at once, "
+            "later ones within 250 ms are merged into one board sent when the 250 ms are "
+            "over (the latest state is always sent). `agent_state` to supervisors is "
+            "limited the same way per agent. Snapshot: `GET /api/queues/metrics`.",
+        ),
         _schema_entry(
             CommandResultEvent(
                 id="c1",
@@ -299,6 +388,121 @@ def _entries() -> list[_Entry]:
             "the socket that sent the `command` (see Commands)",
             "The answer to a `command` message. Not numbered. When `ok` is true, "
             "`error` is null and `call_id`, `sent` and `message` say what was done.",
+        ),
+        *_chat_entries(),
+    ]
+
+
+_CHAT_MESSAGE = Message(7, 12, "alice", "Can you take the call from José? <3", _chat_at(30.0))
+
+
+def _chat_entry(
+    payload: dict[str, Any],
+    audience: str,
+    summary: str,
+    rows: tuple[tuple[str, str, str], ...],
+    *,
+    numbered: bool = True,
+) -> _Entry:
+    example = json.loads(frame(44, _STREAM, encode(payload))) if numbered else payload
+    fields = ((*_ENVELOPE,) if numbered else ()) + (("type", "string", _DOCS["type"]), *rows)
+    return _Entry(str(payload["type"]), audience, summary, fields, example)
+
+
+def _chat_entries() -> list[_Entry]:
+    """Chat events (cti.chat, cti.web.chat_socket); the protocol is docs/chat.md."""
+    conv = ("conversation", "integer", "the conversation id")
+    item = _CHAT_MESSAGE.to_json()
+    return [
+        _chat_entry(
+            _CHAT_MESSAGE.to_event(),
+            "every member of the conversation (the sender's tabs too)",
+            "A chat message, sent after it was stored. `message.seq` numbers it within "
+            "its conversation (no gaps): a jump means missed messages, ask `chat_resume`.",
+            (
+                (
+                    "message",
+                    "object",
+                    "{conversation, seq, from, text, at, client_id}: `text` is untrusted "
+                    "plain text, render it as text; `at` is ISO 8601; `client_id` is the "
+                    "sender's own id for it, or null",
+                ),
+            ),
+        ),
+        _chat_entry(
+            {"type": "chat_typing", "conversation": 7, "from": "bob"},
+            "the other members",
+            "Someone is typing (not stored; show it for a few seconds).",
+            (conv, ("from", "string", "login of who is typing")),
+        ),
+        _chat_entry(
+            {"type": "chat_read", "conversation": 7, "login": "bob", "read_seq": 12},
+            "the other members",
+            "A member has read the conversation up to `read_seq` (stored).",
+            (conv, ("login", "string", "the reader"), ("read_seq", "integer", "read up to")),
+        ),
+        _chat_entry(
+            {"type": "chat_delivered", "conversation": 7, "login": "bob", "delivered_seq": 12},
+            "the other members",
+            "A member's client has received the conversation up to `delivered_seq` (stored).",
+            (
+                conv,
+                ("login", "string", "the receiver"),
+                ("delivered_seq", "integer", "received up to"),
+            ),
+        ),
+        _chat_entry(
+            {"type": "chat_ack", "id": "c1", "conversation": 7, "seq": 12, "at": item["at"]},
+            "the socket that sent the `chat_send`",
+            "Your message is stored with this `seq`. Not numbered.",
+            (
+                ("id", "string", "the `id` of your chat_send"),
+                conv,
+                ("seq", "integer", "the message's seq in the conversation"),
+                ("at", "string", "when it was stored (ISO 8601)"),
+            ),
+            numbered=False,
+        ),
+        _chat_entry(
+            {
+                "type": "chat_error",
+                "id": "c1",
+                "code": "not_member",
+                "status": 403,
+                "message": "you are not a member of this conversation",
+            },
+            "the socket that sent the chat request",
+            "A chat request was refused; nothing was stored. Not numbered.",
+            (
+                ("id", "string or null", "the `id` of your request"),
+                (
+                    "code",
+                    "string",
+                    "invalid, too_long, not_member, not_allowed, not_found, rate_limited "
+                    "or unavailable",
+                ),
+                ("status", "integer", "the HTTP status REST would answer"),
+                ("message", "string", "what was wrong (never echoes your text)"),
+            ),
+            numbered=False,
+        ),
+        _chat_entry(
+            {
+                "type": "chat_history",
+                "id": "r1",
+                "conversation": 7,
+                "messages": [item],
+                "more": False,
+            },
+            "the socket that sent the `chat_resume`",
+            "The stored messages after your `after_seq`, oldest first. Not numbered.",
+            (
+                ("id", "string or null", "the `id` of your chat_resume"),
+                conv,
+                ("messages", "array", "as in `chat_message`"),
+                ("more", "boolean", "true: ask again after the last seq"),
+            ),
+            numbered=False,
         ),
     ]
 
@@ -316,8 +520,8 @@ _INTRO = """\
 * `token` comes from `POST /api/login` (browsers cannot set headers on a WebSocket,
   so it is a query parameter; it is short-lived and re-checked against the user
   directory on every connection).
-* The client may send call-control `command` messages (see "Commands" below);
-  anything else it sends is ignored.
+* The client may send call-control `command` messages (see "Commands" below)
+  and `chat_*` messages (docs/chat.md); anything else it sends is ignored.
 * Each user has one numbered stream shared by all their tabs. Every numbered event
   carries `seq` (1, 2, 3…, per user) and `stream_id` (the server run). The server
   keeps the last events of each user (the replay window, 1000 by default) even
@@ -389,12 +593,12 @@ def _commands() -> str:
             f"`{f}` (`{_pattern(command, f)}`)" for f in body
         ]
         who = (
-            "supervisors and admins, on calls of their queues"
+            "supervisors (calls of their queues or their teams' agents) and admins"
             if command in SPY_COMMANDS
             else (
                 "the user's own phone"
                 if command == "dial"
-                else "agents on their calls; supervisors on calls of their queues"
+                else "agents on their calls; supervisors on calls of their queues or teams"
             )
         )
         out.append(f"| `{command}` | {', '.join(fields)} | `POST {path}` | {who} |\n")

@@ -60,8 +60,10 @@ from cti.control.commands import (
     parse_command,
 )
 from cti.control.results import HTTP_STATUS, CommandDone, CommandResult
+from cti.history import HistoryService
 from cti.web.ports import CallControl, User
 from cti.web.routes_agents import AgentControlPort, run_agent_command
+from cti.web.routes_history import SET_DISPOSITION, run_disposition_command
 from cti.web.schemas import (
     COMMAND_ID_PATTERN,
     CommandError,
@@ -294,7 +296,8 @@ class CommandSocket:
     results and events never interleave mid-frame); it returns False when the
     queue is full. `resolve_user` re-reads the user for each command, so a
     changed role or an expired token takes effect at once, as on REST.
-    Agent-state commands (`agent_*`, `end_wrap_up`) go to `agents`.
+    Agent-state commands (`agent_*`, `end_wrap_up`) go to `agents`,
+    `set_disposition` to `history` (cti.web.routes_history).
     """
 
     def __init__(
@@ -303,9 +306,11 @@ class CommandSocket:
         resolve_user: Callable[[], Awaitable[User]],
         send: Callable[[str], bool],
         agents: AgentControlPort | None = None,
+        history: HistoryService | None = None,
     ) -> None:
         self._control = control
         self._agents = agents
+        self._history = history
         self._resolve_user = resolve_user
         self._send = send
         self._tasks: set[asyncio.Task[None]] = set()
@@ -332,6 +337,9 @@ class CommandSocket:
             return
         fields = {k: v for k, v in data.items() if k not in ("type", "id")}
         name = fields.get("command") if isinstance(fields.get("command"), str) else None
+        if name == SET_DISPOSITION:
+            self._start(ref, self._run_disposition(ref, fields))
+            return
         if name in _AGENT_TAGS:
             try:
                 agent_command = parse_agent_command(fields)
@@ -360,6 +368,15 @@ class CommandSocket:
             self._answer(ref, CommandError(command=command.command, error=detail))
             return
         self._send_event(await run_agent_command(self._agents, user, command, ref))
+
+    async def _run_disposition(self, ref: str, fields: dict[str, Any]) -> None:
+        try:
+            user = await self._resolve_user()
+        except Exception as exc:  # AuthError and friends: the socket closes anyway
+            detail = CommandErrorDetail(code="not_allowed", message=str(exc) or "not allowed")
+            self._answer(ref, CommandError(command=SET_DISPOSITION, error=detail))
+            return
+        self._send_event(await run_disposition_command(self._history, user, fields, ref))
 
     async def _run(self, ref: str, command: Dial | CallCommand) -> None:
         try:

@@ -19,6 +19,12 @@ wrong events.
 
 Role feeds: a user receives `publish_to_role(r)` when their role is `r` or
 ranks above it (agent < supervisor < admin).
+
+Scoped feeds (cti.web.scope says the same for REST): `publish_about_queue`,
+`publish_about_agent` and `publish_about_call` reach every admin and only the
+supervisors whose scope holds the queue, agent or call. Supervisors' streams
+are indexed by supervised queue and by the devices of their teams' agents,
+so a publish costs a few dict look-ups, not a scan of every supervisor.
 """
 
 from __future__ import annotations
@@ -187,6 +193,9 @@ class Hub:
         self._streams: dict[str, _Stream] = {}  # by login
         self._by_interface: dict[str, list[_Stream]] = {}
         self._by_feed: dict[str, list[_Stream]] = {role: [] for role in ROLES}
+        # supervisors only (admins get every scoped publish through _by_feed["admin"])
+        self._by_queue: dict[str, list[_Stream]] = {}
+        self._by_team_interface: dict[str, list[_Stream]] = {}
 
     # -- users ---------------------------------------------------------------
 
@@ -214,6 +223,11 @@ class Hub:
             self._by_interface.setdefault(stream.user.interface, []).append(stream)
         for feed in _feeds(stream.user.role):
             self._by_feed[feed].append(stream)
+        if stream.user.role == "supervisor":
+            for queue in dict.fromkeys(stream.user.queues):
+                self._by_queue.setdefault(queue, []).append(stream)
+            for device in dict.fromkeys(stream.user.team_interfaces):
+                self._by_team_interface.setdefault(device, []).append(stream)
 
     def _unindex(self, stream: _Stream) -> None:
         if stream.user.interface:
@@ -225,6 +239,16 @@ class Hub:
         for feed in _feeds(stream.user.role):
             if stream in self._by_feed[feed]:
                 self._by_feed[feed].remove(stream)
+        for index, keys in (
+            (self._by_queue, stream.user.queues),
+            (self._by_team_interface, stream.user.team_interfaces),
+        ):
+            for key in keys:
+                group = index.get(key)
+                if group is not None and stream in group:
+                    group.remove(stream)
+                    if not group:
+                        del index[key]
 
     # -- publishing (the hot path) ---------------------------------------------
 
@@ -244,12 +268,26 @@ class Hub:
         """Deliver to every user whose role is `role` or above it."""
         self._publish(self._by_feed.get(role), payload)
 
+    def publish_to_logins(self, logins: Iterable[str], payload: Mapping[str, Any]) -> None:
+        """Deliver to each of `logins` (all their tabs), encoding the payload once.
+
+        Users who have not logged in since start-up have no stream and are
+        skipped (chat: the store holds the message; they fetch it by seq)."""
+        streams = self._streams
+        found = [s for s in (streams.get(login) for login in dict.fromkeys(logins)) if s]
+        self._publish(found, payload)
+
+    def online(self, login: str) -> User | None:
+        """The user if they have at least one open socket, else None."""
+        stream = self._streams.get(login)
+        return stream.user if stream is not None and stream.connections else None
+
     def publish_about_queue(self, queue: str, payload: Mapping[str, Any]) -> None:
         """Deliver news of `queue` (its state, board, metrics) to admins and to the
-        supervisors whose scope holds that queue."""
-        # TODO(TEAMS helper): scope by the supervisor's queues and teams; until then
-        # every supervisor receives it, as before.
-        self.publish_to_role("supervisor", payload)
+        supervisors of that queue."""
+        admins = self._by_feed["admin"]
+        supervisors = self._by_queue.get(queue)
+        self._publish(admins + supervisors if supervisors else admins, payload)
 
     def publish_about_agent(
         self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
@@ -257,8 +295,30 @@ class Hub:
         """Deliver news of the agent at `interface` (member of `queues`) to admins
         and to the supervisors whose scope holds that agent (their team, or one of
         `queues`)."""
-        # TODO(TEAMS helper): scope as documented; until then every supervisor.
-        self.publish_to_role("supervisor", payload)
+        by_queue = self._by_queue
+        groups = [self._by_team_interface.get(interface), *(by_queue.get(q) for q in queues)]
+        self._publish(self._admins_and(groups), payload)
+
+    def publish_about_call(
+        self, queue: str | None, parties: Iterable[str], payload: Mapping[str, Any]
+    ) -> None:
+        """Deliver news of a call (of `queue`, with devices `parties`) to admins and to
+        the supervisors of its queue or of a team one of its parties is in. The
+        parties themselves are not included: they get their own copy by device."""
+        team = self._by_team_interface
+        groups = [self._by_queue.get(queue) if queue else None, *(team.get(p) for p in parties)]
+        self._publish(self._admins_and(groups), payload)
+
+    def _admins_and(self, groups: Iterable[list[_Stream] | None]) -> list[_Stream]:
+        """Admins plus the supervisors of `groups`, each once (admins are in no group)."""
+        found = [g for g in groups if g]
+        admins = self._by_feed["admin"]
+        if not found:
+            return admins
+        if len(found) == 1:
+            return admins + found[0]
+        unique = {id(s): s for group in found for s in group}
+        return admins + list(unique.values())
 
     def _publish(self, streams: list[_Stream] | None, payload: Mapping[str, Any]) -> None:
         for key in _RESERVED:

@@ -31,11 +31,8 @@ class User:
     role: Role
     interface: str | None  # the agent's device, e.g. "PJSIP/1001"; None for desk-less users
     queues: tuple[str, ...] = ()  # queues whose calls a supervisor may act on
-
-    @property
-    def sees_everything(self) -> bool:
-        """Supervisors and admins see every call; agents only their own."""
-        return self.role != "agent"
+    teams: tuple[str, ...] = ()  # teams a supervisor looks after
+    team_interfaces: tuple[str, ...] = ()  # the devices of the agents in those teams
 
 
 class UserDirectory(Protocol):

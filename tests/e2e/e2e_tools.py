@@ -42,7 +42,8 @@ WAIT = 5.0  # seconds: every wait in these tests gives up after this
 
 @dataclass(slots=True)
 class RecordingPublisher:
-    """The engine's Publisher as a list: ("iface:PJSIP/1001" | "role:supervisor", payload)."""
+    """The engine's Publisher as a list: ("iface:PJSIP/1001" | "role:supervisor" |
+    "about:call" | "about:queue" | "about:agent", payload)."""
 
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     fail_on: Callable[[str, Mapping[str, Any]], bool] | None = None
@@ -63,6 +64,19 @@ class RecordingPublisher:
 
     def publish_to_role(self, role: str, payload: Mapping[str, Any]) -> None:
         self._record(f"role:{role}", payload)
+
+    def publish_about_queue(self, queue: str, payload: Mapping[str, Any]) -> None:
+        self._record("about:queue", payload)
+
+    def publish_about_agent(
+        self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
+    ) -> None:
+        self._record("about:agent", payload)
+
+    def publish_about_call(
+        self, queue: str | None, parties: Iterable[str], payload: Mapping[str, Any]
+    ) -> None:
+        self._record("about:call", payload)
 
     def of_type(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         return [(t, p) for t, p in self.sent if p.get("type") == kind]

@@ -109,7 +109,7 @@ def check_cut(
     assert set(popped) <= {leg.channel for leg in legs}, (where, popped)
 
     ended = [(t, p) for t, p in publisher.of_type("call_ended") if p["call_id"] == call_id]
-    to_role = [p for t, p in ended if t == "role:supervisor"]
+    to_role = [p for t, p in ended if t == "about:call"]
     assert len(to_role) == 1, f"{where}: the call ended {len(to_role)} times"
     # The popped agents, and only they, are told once that the call ended.
     popped_ifaces = sorted({p["interface"] for p in pops})
@@ -178,7 +178,7 @@ async def test_a_call_that_ends_while_disconnected_ends_once_by_resync() -> None
     k = legs[-1].called + 20  # Bob is talking
     rig, call_id, _ = await run_with_cut(k, total - k)
     check_cut(rig.publisher, call_id, legs, k, total - k)
-    (end,) = [p for t, p in rig.publisher.of_type("call_ended") if t == "role:supervisor"]
+    (end,) = [p for t, p in rig.publisher.of_type("call_ended") if t == "about:call"]
     assert end["ended_by_resync"] is True
     assert end["answered_by"] == BOB
 
@@ -226,7 +226,7 @@ async def test_a_publisher_exception_never_drops_the_ami_connection() -> None:
         assert rig.engine.stats.failures == 2
         bob_pops = [p for t, p in publisher.of_type("screen_pop") if t == f"iface:{BOB}"]
         assert [p["call_id"] for p in bob_pops] == [call_id]
-        ended = [p["call_id"] for t, p in publisher.of_type("call_ended") if t.startswith("role:")]
+        ended = [p["call_id"] for t, p in publisher.of_type("call_ended") if t == "about:call"]
         assert ended == [call_id, second]
         assert rig.fake.connections_total == 1
         assert rig.fake.logins_total == 1

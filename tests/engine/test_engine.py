@@ -35,6 +35,19 @@ class Publisher:
     def publish_to_role(self, role: str, payload: Mapping[str, Any]) -> None:
         self.sent.append((f"role:{role}", dict(payload)))
 
+    def publish_about_queue(self, queue: str, payload: Mapping[str, Any]) -> None:
+        self.sent.append((f"about_queue:{queue}", dict(payload)))
+
+    def publish_about_agent(
+        self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
+    ) -> None:
+        self.sent.append((f"about_agent:{interface}", dict(payload)))
+
+    def publish_about_call(
+        self, queue: str | None, parties: Iterable[str], payload: Mapping[str, Any]
+    ) -> None:
+        self.sent.append((f"about_call:{queue}:{','.join(parties)}", dict(payload)))
+
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [p for _, p in self.sent if p["type"] == kind]
 
@@ -161,7 +174,8 @@ async def test_a_failing_lookup_is_reported_not_fatal() -> None:
     assert late["lookup_failed"] is True
     assert late["customer"] is None
     ended = [(to, p["outcome"]) for to, p in publisher.sent if p["type"] == "call_ended"]
-    assert ended == [(ALICE, "answered"), ("role:supervisor", "answered")]
+    # the agent by device; the supervisors of `support` and of Alice's team by scope
+    assert ended == [(ALICE, "answered"), (f"about_call:support:{ALICE}", "answered")]
     assert engine.stats.failures == 0  # a look-up failure is counted by the cache
 
 

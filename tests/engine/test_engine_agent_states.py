@@ -31,6 +31,19 @@ class Recorder:
     def publish_to_role(self, role: str, payload: Mapping[str, Any]) -> None:
         self.to_role.append((role, payload))
 
+    def publish_about_queue(self, queue: str, payload: Mapping[str, Any]) -> None:
+        self.to_role.append((f"about_queue:{queue}", payload))
+
+    def publish_about_agent(
+        self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
+    ) -> None:
+        self.to_role.append((f"about_agent:{interface}", payload))
+
+    def publish_about_call(
+        self, queue: str | None, parties: Iterable[str], payload: Mapping[str, Any]
+    ) -> None:
+        self.to_role.append((f"about_call:{queue}", payload))
+
 
 def member(queue: str, paused: bool, reason: str = "") -> MemberUpdated:
     return MemberUpdated(QueueName(queue), ALICE, "Alice", 1, paused, reason)

@@ -142,7 +142,16 @@ def test_transfer_events_map_from_ami() -> None:
         "TransferTargetLinkedid: 200.1\nIsExternal: Yes\nDestType: Bridge\n"
         "DestBridgeUniqueid: b1\n"
     )
-    assert from_ami(attended) == CallTransferred("attended", CALLER, L1, BOB_LEG, L2, (L1, L2))
+    assert from_ami(attended) == CallTransferred(
+        "attended",
+        CALLER,
+        L1,
+        BOB_LEG,
+        L2,
+        (L1, L2),
+        transferer_name="PJSIP/1001-00000002",
+        target_name="PJSIP/1002-00000004",
+    )
     blind = _event(
         "Event: BlindTransfer\nPrivilege: call,all\nResult: Success\n"
         "TransfererChannel: PJSIP/1001-00000002\nTransfererUniqueid: 100.2\n"
@@ -150,6 +159,77 @@ def test_transfer_events_map_from_ami() -> None:
         "TransfereeChannel: PJSIP/pstn-00000001\nTransfereeUniqueid: 100.1\n"
         "TransfereeLinkedid: 100.1\nIsExternal: Yes\nContext: from-agents\nExtension: 1002\n"
     )
-    assert from_ami(blind) == CallTransferred("blind", CALLER, L1, None, None, (L1,))
+    assert from_ami(blind) == CallTransferred(
+        "blind",
+        CALLER,
+        L1,
+        None,
+        None,
+        (L1,),
+        transferer_name="PJSIP/1001-00000002",
+        extension="1002",
+    )
     failed = _event("Event: BlindTransfer\nResult: Fail\nTransfererLinkedid: 100.1\n")
     assert from_ami(failed) is None
+
+
+def test_transfers_legs_and_ring_attempts_go_into_the_call_record() -> None:
+    model = Model(devices=[ALICE, BOB])
+    feed(model, customer_with_alice())
+    feed(model, alice_consults_bob(), start=50)
+    transfer = CallTransferred(
+        "attended",
+        CALLER,
+        L1,
+        BOB_LEG,
+        L2,
+        (L1, L2),
+        transferer_name="PJSIP/1001-00000002",
+        target_name="PJSIP/1002-00000004",
+    )
+    model.apply(transfer, 60.0)
+    blind = CallTransferred(
+        "blind",
+        CALLER,
+        L1,
+        None,
+        None,
+        (L1,),
+        transferer_name="PJSIP/1001-00000002",
+        extension="2000",
+    )
+    model.apply(blind, 70.0)
+    ended = feed(
+        model,
+        [
+            ChannelHungUp(ALICE_1, L1, "16", "s"),
+            ChannelHungUp(ALICE_2, L2, "16", "1002"),
+            ChannelHungUp(BOB_LEG, L2, "16", "s"),
+            ChannelHungUp(CALLER, L1, "16", "800"),
+        ],
+        start=90,
+    )
+    records = {o.call_id: o for o in ended if isinstance(o, CallEnded)}
+    record = records[L1]
+    assert [
+        (t.kind, t.at, t.from_interface, t.to_interface, t.to_extension) for t in record.transfers
+    ] == [
+        ("attended", 60.0, ALICE, BOB, None),
+        ("blind", 70.0, ALICE, None, "2000"),
+    ]
+    # every leg, in the order they joined the customer's call, with their times
+    legs = [
+        (leg.channel, leg.role, leg.interface, leg.answered_at, leg.ended_at) for leg in record.legs
+    ]
+    assert legs == [
+        (CALLER, "caller", None, 1.0, 93.0),
+        (ALICE_1, "agent", ALICE, 7.0, 90.0),
+        (BOB_LEG, "dialed", BOB, 54.0, 92.0),
+    ]
+    rings = [(r.interface, r.rang_at, r.ended_at, r.result) for r in record.ring_attempts]
+    assert rings == [(ALICE, 6.0, 7.0, "answered"), (BOB, 52.0, 54.0, "answered")]
+    # the consultation's record keeps Bob's ring too, and no transfer of its own
+    consult = records[L2]
+    assert [(r.interface, r.result) for r in consult.ring_attempts] == [(BOB, "answered")]
+    assert consult.transfers == ()
+    assert record.to_json()["transfers"][0]["from_interface"] == ALICE

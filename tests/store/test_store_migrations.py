@@ -19,10 +19,18 @@ from cti.store.tables import Base
 TABLES = {
     "agents",
     "supervisor_queues",
+    "teams",
+    "team_members",
+    "supervisor_teams",
     "customers",
     "customer_phones",
     "call_records",
     "agent_state_changes",
+    "queue_intervals",
+    "call_dispositions",
+    "conversations",
+    "conversation_members",
+    "chat_messages",
     "alembic_version",
 }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -264,3 +265,51 @@ async def test_consult_disables_while_in_flight_then_offers_complete_and_cancel(
     )
     assert await card.get_by_role("button", name="Blind transfer").is_visible()
     assert await card.get_by_role("button", name="Cancel consult").is_hidden()
+
+
+async def test_state_bar_pauses_with_a_reason_and_follows_asterisk(stack: Stack) -> None:
+    page = await stack.page_as("alice")
+    bar = page.locator("#agent-state")
+    await expect(bar.locator("#state-name")).to_have_text("Available")
+    assert await bar.get_by_role("button", name="Unpause").is_hidden()
+    reasons = await bar.locator("#state-reason option").all_text_contents()
+    assert reasons == list(stack.service.settings.pause_reasons)
+    assert "wrap-up" not in reasons  # reserved for the CTI's own wrap-up
+
+    await bar.locator("#state-reason").select_option("lunch")
+    await bar.get_by_role("button", name="Pause").click()
+    await expect(bar.locator(".result")).to_have_text(re.compile(r"^agent_pause: ok"))
+    # the bar follows Asterisk's QueueMemberPause echo, not the click
+    await expect(bar.locator("#state-name")).to_have_text("Paused (lunch)")
+    pauses = [p for a, p in stack.actions() if a == "queuepause"]
+    assert pauses
+    assert {(p["Interface"], p["Paused"], p["Reason"]) for p in pauses} == {
+        (ALICE, "true", "lunch")
+    }
+    await expect(bar.locator("#state-since")).to_have_text(re.compile(r"^00:0\d$"))
+
+    await bar.get_by_role("button", name="Unpause").click()
+    await expect(bar.locator("#state-name")).to_have_text("Available")
+    assert await bar.get_by_role("button", name="Pause").is_visible()
+    assert [p["Paused"] for a, p in stack.actions() if a == "queuepause"][-1] == "false"
+
+
+async def test_supervisor_board_counts_a_finished_call_and_agents_see_no_board(
+    stack: Stack,
+) -> None:
+    carol = await stack.page_as("carol")
+    row = carol.locator('#board tr[data-queue="support"]')
+    await expect(row.locator('td[data-col="Offered"]')).to_have_text("0")
+    alice = await stack.page_as("alice")
+    assert await alice.locator("#board-section").is_hidden()
+
+    await stack.answered_call()
+    await expect(row.locator('td[data-col="On call"]')).to_have_text("1")
+    await stack.step_all()  # the caller hangs up
+    await expect(row.locator('td[data-col="Offered"]')).to_have_text("1")
+    await expect(row.locator('td[data-col="Answered"]')).to_have_text("1")
+    await expect(row.locator('td[data-col="SL %"]')).to_have_text("100.0")
+    assert "T = 20 s" in (await row.get_attribute("title") or "")
+    await carol.select_option("#board-window", "last_15_min")
+    await expect(row.locator('td[data-col="Answered"]')).to_have_text("1")
+    assert await alice.locator('#board tr[data-queue="support"]').count() == 0

@@ -94,7 +94,12 @@ async def test_agent_sees_only_own_calls_supervisor_sees_all(client: httpx.Async
     assert len((await client.get("/api/agents", headers=sue)).json()) == 2
     queues = (await client.get("/api/queues", headers=alice)).json()
     assert queues == [
-        {"name": "support", "waiting": 1, "longest_wait_seconds": 12.5, "members": []}
+        {
+            "name": "support",
+            "waiting": 1,
+            "longest_wait_seconds": 12.5,
+            "members": ["PJSIP/1001", "PJSIP/1002"],
+        }
     ]
 
 

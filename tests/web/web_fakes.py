@@ -19,7 +19,7 @@ from cti.web.schemas import AgentSchema, CallSchema, IvrStepSchema, QueueSchema
 
 ALICE = User("alice", "Alice", "agent", "PJSIP/1001")
 BOB = User("bob", "Bob", "agent", "PJSIP/1002")
-SUE = User("sue", "Sue", "supervisor", None)
+SUE = User("sue", "Sue", "supervisor", None, ("sales", "support"))  # her queues
 ADA = User("ada", "Ada", "admin", "PJSIP/1009")
 PASSWORD = "s3cret-pw"
 SETTINGS = Settings(token_secret="test-secret-" + "x" * 40, token_ttl_seconds=3600)
@@ -69,7 +69,14 @@ class FakeState:
         return self.call_list
 
     def queues(self) -> Sequence[QueueSchema]:
-        return [QueueSchema(name="support", waiting=1, longest_wait_seconds=12.5, members=[])]
+        return [
+            QueueSchema(
+                name="support",
+                waiting=1,
+                longest_wait_seconds=12.5,
+                members=["PJSIP/1001", "PJSIP/1002"],
+            )
+        ]
 
     def agents(self) -> Sequence[AgentSchema]:
         return [

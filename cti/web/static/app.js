@@ -77,6 +77,7 @@ function logout(message) {
     socket = null;
   }
   forgetControls();
+  chatForget();
   $("pops").replaceChildren();
   $("workspace").hidden = true;
   $("logout").hidden = true;
@@ -94,7 +95,10 @@ function start() {
   $("who").textContent = u.display_name + " (" + (u.interface || u.role) + ")";
   $("supervisor").hidden = u.role === "agent";
   setupDial();
+  stateStart();
+  boardStart();
   loadCalls();
+  chatStart();
   connect();
 }
 
@@ -135,6 +139,12 @@ function onEvent(event) {
       if (!position || position.stream_id !== event.stream_id) {
         savePosition(event.stream_id, event.seq);
       }
+      chatConnected();
+      return;
+    case "chat_ack":
+    case "chat_error":
+    case "chat_history":
+      chatReply(event); // answers to our chat requests (chat.js): not numbered
       return;
     case "command_result":
       // An answer to one of our commands (controls.js): not a numbered event.
@@ -169,9 +179,15 @@ const HANDLERS = {
     const talk = e.talk_seconds != null ? ", talked " + Math.round(e.talk_seconds) + " s" : "";
     markCall(e.call_id, "ended", "ended: " + e.outcome + talk);
   },
-  agent_state: (e) =>
+  agent_state: (e) => {
+    stateOnEvent(e); // our own state bar (agentstate.js)
     upsertLine("agents", e.interface, e.name + " " + e.interface + ": " + e.state +
-      (e.reason ? " (" + e.reason + ")" : "")),
+      (e.reason ? " (" + e.reason + ")" : ""));
+  },
+  chat_message: (e) => chatOnMessage(e),
+  chat_typing: (e) => chatOnTyping(e),
+  chat_read: (e) => chatOnRead(e),
+  queue_board: (e) => boardOnEvent(e), // the wallboard (board.js)
   queue_state: (e) =>
     upsertLine("queues", e.queue, e.queue + ": " + e.waiting + " waiting, " +
       e.members.length + " members"),

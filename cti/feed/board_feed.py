@@ -1,0 +1,198 @@
+"""The supervisor feed: queue boards and agent states, at most 4 per second each.
+
+Strategy: a thin asyncio shell around two pure `Coalescer`s, one keyed by
+queue, one by agent interface. The engine tells the feed what changed
+(`queues_changed` after the metrics took an output in, `agent_changed` with
+an `agent_state` payload); a key the coalescer lets through is published at
+once, synchronously, from the engine's call; a merged key is published by one
+loop timer (`call_later`) at the end of its interval. No task of its own:
+nothing here can stop the service, and a failing publish is logged.
+
+Queue boards are computed at send time (`source.board(queue, now)`), so a
+merged send shows the latest state. Agents: the latest `agent_state` payload
+of each pending agent is kept and sent; the queues of the merged changes are
+united, so supervisors of a queue the agent just left hear about it too.
+
+Why agents are coalesced as well: an agent state goes to every supervisor in
+scope, and one flapping phone (a bad registration, a script pausing in a loop)
+could otherwise push hundreds of frames per second into every supervisor's
+send queue, until the hub drops them as too slow (4429). Supervisors watch a
+state, not its history: the intermediate states of a burst are not needed on a
+board (the store keeps every state spell, and the agent's own socket still
+gets every change, from the engine). A single change of a quiet agent is sent
+at once, as before.
+
+Publishing goes through `hub.publish_about_queue` / `publish_about_agent`,
+which scope it to the supervisors of that queue or agent (and admins); agents
+never receive boards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cti.feed.coalescer import Coalescer
+
+__all__ = ["DEFAULT_INTERVAL", "Board", "BoardFeed", "BoardSource", "FeedPublisher", "FeedStats"]
+
+log = logging.getLogger("cti.feed")
+
+DEFAULT_INTERVAL = 0.25  # seconds: at most 4 updates per second per queue / agent
+
+
+class Board(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class BoardSource(Protocol):
+    """Where boards come from (cti.metrics.QueueMetrics)."""
+
+    def board(self, queue: str, now: float) -> Board: ...
+
+
+class FeedPublisher(Protocol):
+    """Who receives them (cti.web.hub.Hub)."""
+
+    def publish_about_queue(self, queue: str, payload: Mapping[str, Any]) -> None: ...
+    def publish_about_agent(
+        self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
+    ) -> None: ...
+
+
+@dataclass(slots=True)
+class FeedStats:
+    boards_sent: int = 0
+    board_changes: int = 0  # changes reported; minus boards_sent = merged away
+    agents_sent: int = 0
+    agent_changes: int = 0
+    failures: int = 0
+
+
+@dataclass(slots=True)
+class _AgentNews:
+    payload: Mapping[str, Any]
+    queues: set[str]
+
+
+class BoardFeed:
+    def __init__(
+        self,
+        source: BoardSource,
+        publisher: FeedPublisher,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`clock`: the boards' time (epoch seconds); `monotonic`: the rate limit's."""
+        self._source = source
+        self._publisher = publisher
+        self._clock = clock
+        self._monotonic = monotonic
+        self._queues = Coalescer(interval)
+        self._agents = Coalescer(interval)
+        self._agent_news: dict[str, _AgentNews] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None  # monotonic time the timer fires
+        self.stats = FeedStats()
+
+    @property
+    def interval(self) -> float:
+        return self._queues.interval
+
+    # -- input (from the engine, on the event loop) ------------------------------
+
+    def queues_changed(self, queues: Iterable[str]) -> None:
+        """The boards of `queues` changed: send each now or at the end of its interval."""
+        now = self._monotonic()
+        send = []
+        for queue in queues:
+            self.stats.board_changes += 1
+            if self._queues.changed(queue, now):
+                send.append(queue)
+        if send:
+            self._send_boards(send)
+        self._arm(now)
+
+    def agent_changed(
+        self, interface: str, queues: Sequence[str], payload: Mapping[str, Any]
+    ) -> None:
+        """An agent's state changed (`payload`: its `agent_state` event)."""
+        now = self._monotonic()
+        self.stats.agent_changes += 1
+        news = self._agent_news.get(interface)
+        if news is None:
+            news = self._agent_news[interface] = _AgentNews(payload, set(queues))
+        else:
+            news.payload = payload
+            news.queues.update(queues)
+        if self._agents.changed(interface, now):
+            self._send_agents([interface])
+        self._arm(now)
+
+    def close(self) -> None:
+        """Stop the timer (what is pending is dropped: the service is stopping)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_at = None
+
+    # -- output --------------------------------------------------------------------
+
+    def _send_boards(self, queues: Iterable[str]) -> None:
+        now = self._clock()
+        for queue in queues:
+            try:
+                payload = self._source.board(queue, now).to_json()
+                self._publisher.publish_about_queue(queue, payload)
+                self.stats.boards_sent += 1
+            except Exception:  # one bad board must not stop the others
+                self.stats.failures += 1
+                log.exception("could not publish the board of queue %s", queue)
+
+    def _send_agents(self, interfaces: Iterable[str]) -> None:
+        for interface in interfaces:
+            news = self._agent_news.pop(interface, None)
+            if news is None:
+                continue
+            try:
+                self._publisher.publish_about_agent(interface, sorted(news.queues), news.payload)
+                self.stats.agents_sent += 1
+            except Exception:
+                self.stats.failures += 1
+                log.exception("could not publish the state of agent %s", interface)
+
+    # -- the timer -------------------------------------------------------------------
+
+    def _next_wake(self) -> float | None:
+        wakes = [w for w in (self._queues.next_wake(), self._agents.next_wake()) if w is not None]
+        return min(wakes) if wakes else None
+
+    def _arm(self, now: float) -> None:
+        wake = self._next_wake()
+        if wake is None or (self._timer_at is not None and self._timer_at <= wake):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(max(0.0, wake - now), self._on_timer)
+        self._timer_at = wake
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        now = self._monotonic()
+        self.flush_due(now)
+        self._arm(now)
+
+    def flush_due(self, now: float) -> None:
+        """Send what is due at `now` (the timer calls this)."""
+        boards = self._queues.due(now)
+        if boards:
+            self._send_boards(boards)
+        agents = self._agents.due(now)
+        if agents:
+            self._send_agents(agents)

@@ -1,0 +1,115 @@
+"""The pure coalescer, on a fake clock: at most one send per key per interval, none lost."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cti.feed import Coalescer
+
+INTERVAL = 0.25
+EPS = 1e-9
+KEYS = st.sampled_from(["support", "sales", "billing"])
+# times in ms steps, so bursts (many changes inside one interval) are common
+CHANGES = st.lists(
+    st.tuples(st.integers(0, 3_000).map(lambda ms: ms / 1000), KEYS), min_size=1, max_size=80
+)
+
+
+def simulate(
+    changes: list[tuple[float, str]], interval: float = INTERVAL, lag: float = 0.0
+) -> list[tuple[float, str]]:
+    """Feed the changes in time order; wake up when asked, `lag` seconds late
+    (a busy event loop). Returns every (send time, key)."""
+    coalescer = Coalescer(interval)
+    sends: list[tuple[float, str]] = []
+
+    def wake_until(limit: float) -> None:
+        while (wake := coalescer.next_wake()) is not None and wake + lag <= limit:
+            sends.extend((wake + lag, key) for key in coalescer.due(wake + lag))
+
+    for at, key in sorted(changes):
+        wake_until(at)
+        if coalescer.changed(key, at):
+            sends.append((at, key))
+    wake_until(float("inf"))
+    assert coalescer.pending == frozenset()
+    return sends
+
+
+def by_key(sends: list[tuple[float, str]]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = defaultdict(list)
+    for at, key in sends:
+        out[key].append(at)
+    return out
+
+
+def check(changes: list[tuple[float, str]], sends: list[tuple[float, str]], lag: float) -> None:
+    sent = by_key(sends)
+    for times in sent.values():
+        assert times == sorted(times)
+        # the rate bound: no two sends of a key closer than the interval
+        assert all(b - a >= INTERVAL - EPS for a, b in itertools.pairwise(times))
+    for at, key in changes:
+        # every change (so the last one too) is covered by a send of its key
+        # at or after it, within the interval (plus the wake-up's lateness)
+        assert any(at <= s <= at + INTERVAL + lag + EPS for s in sent[key]), (at, key)
+    assert len(sends) <= len(changes)
+
+
+@settings(max_examples=400, deadline=None)
+@given(CHANGES)
+def test_rate_bound_and_no_lost_change(changes: list[tuple[float, str]]) -> None:
+    check(changes, simulate(changes), lag=0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(CHANGES, st.sampled_from([0.001, 0.05, 0.3]))
+def test_late_wake_ups_keep_the_bound(changes: list[tuple[float, str]], lag: float) -> None:
+    check(changes, simulate(changes, lag=lag), lag=lag)
+
+
+def test_a_quiet_key_is_sent_at_once_and_a_burst_once_at_the_end() -> None:
+    coalescer = Coalescer(INTERVAL)
+    assert coalescer.changed("support", 10.0) is True  # leading edge: no delay
+    assert coalescer.changed("sales", 10.01) is True  # keys are independent
+    for i in range(1, 50):  # 49 changes in the next 245 ms
+        assert coalescer.changed("support", 10.0 + i * 0.005) is False
+    assert coalescer.pending == {"support"}
+    assert coalescer.next_wake() == pytest.approx(10.25)
+    assert coalescer.due(10.2) == []
+    assert coalescer.due(10.25) == ["support"]  # trailing edge: the merged changes, once
+    assert coalescer.next_wake() is None
+    # 0.1 s after that send: held again until 10.5
+    assert coalescer.changed("support", 10.35) is False
+    assert coalescer.next_wake() == pytest.approx(10.5)
+    # much later: sent at once again
+    assert coalescer.due(10.5) == ["support"]
+    assert coalescer.changed("support", 20.0) is True
+
+
+def test_a_busy_flood_sends_four_per_second() -> None:
+    # one change per millisecond for 10 s: 10,000 changes; a send every 250 ms,
+    # the last at 10.0 s with the changes of 9.751 ... 9.999 s
+    sends = simulate([(ms / 1000, "support") for ms in range(10_000)])
+    assert [at for at, _ in sends] == pytest.approx([i * 0.25 for i in range(41)])
+
+
+def test_zero_interval_sends_every_change() -> None:
+    changes = [(0.0, "support"), (0.0, "support"), (0.1, "sales")]
+    assert simulate(changes, interval=0.0) == changes
+
+
+def test_a_clock_going_back_does_not_hold_a_key() -> None:
+    coalescer = Coalescer(INTERVAL)
+    assert coalescer.changed("support", 100.0)
+    assert coalescer.changed("support", 50.0)  # earlier than the last send: send
+
+
+def test_negative_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="interval"):
+        Coalescer(-1.0)
