@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.model.outputs import AgentStateChanged
@@ -49,38 +49,50 @@ def _record(row: AgentStateRow) -> AgentStateRecord:
 
 
 async def save_agent_states(session: AsyncSession, changes: Sequence[AgentStateChanged]) -> None:
+    """Per agent: close the open row at the first change, insert one row per change.
+
+    A batch holds every change of a few hundred milliseconds, so an agent may
+    appear several times: their rows are written closed (each ends where the
+    next begins) in one executemany, with one SELECT and one UPDATE per agent
+    rather than per change. A retried batch is recognised by its last change
+    already being the agent's open row (the batch is one transaction).
+    """
+    by_agent: dict[str, list[AgentStateChanged]] = {}
     for change in changes:
-        started = _utc(change.since)
+        by_agent.setdefault(change.interface, []).append(change)
+    rows: list[dict[str, object]] = []
+    for interface, spells in by_agent.items():
         current = (
             await session.execute(
-                select(AgentStateRow)
-                .where(AgentStateRow.interface == change.interface)
+                select(AgentStateRow.state, AgentStateRow.reason, AgentStateRow.started_at)
+                .where(AgentStateRow.interface == interface)
                 .where(AgentStateRow.ended_at.is_(None))
                 .order_by(AgentStateRow.started_at.desc())
                 .limit(1)
             )
-        ).scalar_one_or_none()
-        if (
-            current is not None
-            and (current.state, current.reason) == (change.state, change.reason)
-            and current.started_at == started
-        ):
+        ).first()
+        last = spells[-1]
+        if current is not None and tuple(current) == (last.state, last.reason, _utc(last.since)):
             continue  # written already (a retried batch)
+        starts = [_utc(c.since) for c in spells]
         await session.execute(
             update(AgentStateRow)
-            .where(AgentStateRow.interface == change.interface)
+            .where(AgentStateRow.interface == interface)
             .where(AgentStateRow.ended_at.is_(None))
-            .values(ended_at=started)
+            .values(ended_at=starts[0])
         )
-        session.add(
-            AgentStateRow(
-                interface=change.interface,
-                state=change.state,
-                reason=change.reason,
-                started_at=started,
+        for i, change in enumerate(spells):
+            rows.append(
+                {
+                    "interface": interface,
+                    "state": change.state,
+                    "reason": change.reason,
+                    "started_at": starts[i],
+                    "ended_at": starts[i + 1] if i + 1 < len(spells) else None,
+                }
             )
-        )
-        await session.flush()
+    if rows:
+        await session.execute(insert(AgentStateRow), rows)
 
 
 async def open_agent_states(session: AsyncSession) -> list[AgentStateRecord]:

@@ -51,3 +51,18 @@ async def test_each_change_closes_the_open_row_and_opens_one(store: Store) -> No
         (ALICE, "on_call"),
         (BOB, "paused"),
     }
+
+
+async def test_a_later_batch_closes_the_open_row_where_its_first_change_begins(
+    store: Store,
+) -> None:
+    await store.save_agent_states([change(ALICE, "available", T0)])
+    await store.save_agent_states(
+        [change(ALICE, "ringing", T0 + 5), change(ALICE, "on_call", T0 + 8)]
+    )
+    rows = await store.agent_state_rows(utc(T0), utc(T0 + 3600), ALICE)
+    assert [(r.state, r.started_at, r.ended_at) for r in rows] == [
+        ("available", utc(T0), utc(T0 + 5)),
+        ("ringing", utc(T0 + 5), utc(T0 + 8)),
+        ("on_call", utc(T0 + 8), None),
+    ]
