@@ -76,6 +76,8 @@ class Settings:
             _env("DISPOSITIONS", "resolved,callback,escalated,no_action,wrong_number")
         )
     )
+    # Customer web chats an agent may hold at once (docs/chat.md, cti/chat/routing.py).
+    chat_max_per_agent: int = field(default_factory=lambda: int(_env("CHAT_MAX_PER_AGENT", "3")))
     # Queue metric definitions per queue, "*" for the default (docs/metrics.md):
     # CTI_QUEUE_METRICS="support:sl=20,formula=answered_offered,short=5,reset=06:00,tz=UTC"
     queue_metrics: dict[str, QueueMetricsConfig] = field(

@@ -46,7 +46,7 @@ MAX_ROOM_NAME_CHARS: Final = 128
 CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9_.:-]{1,64}$"
 _CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 
-ConversationKind = Literal["direct", "room"]  # "customer" comes with the web chat
+ConversationKind = Literal["direct", "room", "customer"]  # customer: web chat
 CONVERSATION_KINDS: tuple[ConversationKind, ...] = get_args(ConversationKind)
 
 ChatErrorCode = Literal[

@@ -58,6 +58,7 @@ from cti.web.schemas import (
     StreamPosition,
 )
 from cti.web.scope import Scope
+from cti.web.webchat import WebchatCommands, WebchatService, add_webchat_routes
 
 __all__ = ["CLOSE_BAD_REQUEST", "CLOSE_UNAUTHORIZED", "STATIC_DIR", "create_app"]
 
@@ -200,9 +201,12 @@ def create_app(
 
         commands = CommandSocket(control, resolve_user, send, agent_control, history)
         chat_socket = ChatSocket(chat, user.login, send) if chat is not None else None
+        webchat_commands = WebchatCommands(webchat, resolve_user, send)
 
         def feed(text: str) -> None:
-            if chat_socket is None or not chat_socket.feed(text):
+            if chat_socket is not None and chat_socket.feed(text):
+                return
+            if not webchat_commands.feed(text):
                 commands.feed(text)
 
         try:
@@ -211,6 +215,7 @@ def create_app(
             await commands.aclose()
             if chat_socket is not None:
                 await chat_socket.aclose()
+            await webchat_commands.aclose()
             hub.detach(conn)
 
     @app.get("/", include_in_schema=False)
@@ -222,6 +227,9 @@ def create_app(
     app.include_router(chat_router(current_user, chat, hub_presence(hub, state)))
     app.include_router(metrics_router(current_user, metrics))
     app.include_router(history_router(current_user, history))
+    webchat = WebchatService(chat, state, hub, settings) if chat is not None else None
+    app.state.webchat = webchat
+    add_webchat_routes(app, current_user, webchat, STATIC_DIR)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -143,4 +143,32 @@ ACCESS: dict[tuple[str, str], Policy] = {
     ("POST", "/api/chat/conversations/{conversation_id}/read"): Policy(
         ALL_ROLES, "members only; anyone else (admins too) 403 not_member"
     ),
+    # -- customer web chat (CUSTCHAT, cti/web/webchat.py) -------------------------------
+    ("POST", "/api/webchat/start"): Policy(
+        ALL_ROLES, "anyone, no login (a customer); starts limited per client IP", public=True
+    ),
+    ("GET", "/api/webchat/messages"): Policy(
+        frozenset(),
+        "customer token only: its one conversation (another: 403 not_member); "
+        "no token or a bad one: 401; a login token: 403 not_allowed",
+        public=True,
+    ),
+    ("POST", "/api/webchat/messages"): Policy(
+        frozenset(),
+        "customer token only: its one conversation (another: 403 not_member); "
+        "no token or a bad one: 401; a login token: 403 not_allowed",
+        public=True,
+    ),
+    ("WS", "/ws/webchat"): Policy(
+        frozenset(), "customer token only (else close 4401): its one conversation", public=True
+    ),
+    ("GET", "/webchat"): Policy(
+        ALL_ROLES, "the customer page; its data needs a token", public=True
+    ),
+    ("POST", "/api/webchat/{conversation_id}/transfer"): Policy(
+        ALL_ROLES, "the agent who has the chat, or an admin (else 403 not_allowed)"
+    ),
+    ("POST", "/api/webchat/{conversation_id}/end"): Policy(
+        ALL_ROLES, "the agent who has the chat, or an admin (else 403 not_allowed)"
+    ),
 }

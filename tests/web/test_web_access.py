@@ -66,6 +66,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/chat/conversations/{conversation_id}/messages"): {"text": "hello"},
     ("POST", "/api/chat/conversations/{conversation_id}/read"): {"seq": 0},
     ("PUT", "/api/calls/{call_id}/disposition"): {"code": "resolved", "notes": ""},
+    ("POST", "/api/webchat/start"): {"queue": "support"},
+    ("POST", "/api/webchat/messages"): {"text": "hello"},
+    ("POST", "/api/webchat/{conversation_id}/transfer"): {"queue": "support"},
+    ("POST", "/api/webchat/{conversation_id}/end"): {"disposition": "resolved"},
 }
 UNAUTHORIZED = 4401
 

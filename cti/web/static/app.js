@@ -185,6 +185,7 @@ const HANDLERS = {
       (e.reason ? " (" + e.reason + ")" : ""));
   },
   chat_message: (e) => chatOnMessage(e),
+  chat_offer: () => chatLoad(), // a customer web chat was given to us
   chat_typing: (e) => chatOnTyping(e),
   chat_read: (e) => chatOnRead(e),
   queue_board: (e) => boardOnEvent(e), // the wallboard (board.js)

@@ -23,6 +23,7 @@ function chatSend(message) {
 
 function chatTitle(c) {
   if (c.kind === "room") return c.name || "room " + c.id;
+  if (c.kind === "customer") return "customer: " + (c.name || c.id);
   const me = session ? session.user.login : "";
   const others = c.members.map((m) => m.login).filter((l) => l !== me);
   return others.join(", ") || "(yourself)";
