@@ -68,8 +68,6 @@ __all__ = ["Engine", "EngineStats", "Publisher", "RecordSink"]
 
 log = logging.getLogger("cti.engine")
 
-SUPERVISOR_ROLE = "supervisor"
-
 
 class Publisher(Protocol):
     def publish_to_interface(self, interface: str, payload: Mapping[str, Any]) -> None: ...

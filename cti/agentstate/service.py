@@ -27,11 +27,9 @@ from typing import Protocol
 from cti.agentstate.commands import ME, AgentCommand, AgentUnpause, EndWrapUp
 from cti.agentstate.results import AgentDone, AgentFailed, AgentRefusal, AgentResult
 from cti.agentstate.rules import AgentNow, AgentTarget, authorize, plan
-from cti.ami.errors import AmiActionError, AmiError, AmiTimeout
-from cti.ami.protocol import LocalProtocolError
 from cti.control.authorize import Actor
 from cti.control.plan import AmiAction
-from cti.control.service import ActionSender
+from cti.control.service import ActionSender, SendFailure, send_planned
 from cti.model.outputs import SetMemberPause
 from cti.model.views import AgentView, QueueView
 
@@ -110,21 +108,9 @@ class AgentControl:
 
     async def _send(self, name: str, action: AmiAction, sent: int) -> str | AgentFailed:
         """Asterisk's Message, or the failure."""
-        try:
-            response = await self._ami.send_action(
-                action.name, action.fields, timeout=self._timeout
-            )
-        except AmiActionError as exc:
-            text = exc.response.message or "Asterisk refused the action"
-            return AgentFailed(name, "asterisk_refused", f"{action.name}: {text}", sent)
-        except AmiTimeout:
-            text = f"{action.name}: no answer from Asterisk within {self._timeout:g}s"
-            return AgentFailed(name, "timeout", text, sent)
-        except AmiError as exc:  # disconnected, or the link is otherwise unusable
-            return AgentFailed(name, "not_connected", f"{action.name}: {exc}", sent)
-        except LocalProtocolError as exc:  # commands.py whitelists values: a bug of ours
-            log.error("agent control built an unsendable %s: %s", action.name, exc)
-            return AgentFailed(name, "invalid", f"{action.name}: {exc}", sent)
+        response = await send_planned(self._ami, action, self._timeout, log, "agent control")
+        if isinstance(response, SendFailure):
+            return AgentFailed(name, response.code, response.message, sent)
         return response.message
 
     # -- the model's effects ---------------------------------------------------

@@ -34,7 +34,7 @@ CR or LF smuggled into an action) raises `LocalProtocolError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +51,6 @@ __all__ = [
     "ParserStats",
     "Response",
     "encode_action",
-    "iter_messages",
 ]
 
 # Asterisk frames are a few kB at most; a peer that sends more without a blank
@@ -371,13 +370,6 @@ class AmiParser:
         if "/" not in text:
             return self._bad("bad banner", line)
         return Banner(text.rpartition("/")[2])
-
-
-def iter_messages(parser: AmiParser, chunks: Iterable[bytes]) -> Iterator[Message]:
-    """Every message of `chunks` (then end of stream), for replays and tests."""
-    for chunk in chunks:
-        yield from parser.feed(chunk)
-    yield from parser.feed_eof()
 
 
 def _check(value: str, what: str) -> str:

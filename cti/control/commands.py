@@ -20,7 +20,6 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
-    "AGENT_COMMANDS",
     "COMMAND_NAMES",
     "SPY_COMMANDS",
     "AttendedTransfer",
@@ -177,7 +176,6 @@ CommandName = Literal[
 ]
 COMMAND_NAMES: tuple[str, ...] = CommandName.__args__  # type: ignore[attr-defined]
 SPY_COMMANDS: frozenset[str] = frozenset({"listen", "whisper", "barge"})
-AGENT_COMMANDS: frozenset[str] = frozenset(COMMAND_NAMES) - SPY_COMMANDS
 
 _ADAPTER: TypeAdapter[Dial | CallCommand] = TypeAdapter(Command)
 

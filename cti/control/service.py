@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
-from cti.ami.errors import AmiActionError, AmiDisconnected, AmiError, AmiTimeout
+from cti.ami.errors import AmiActionError, AmiError, AmiTimeout
 from cti.ami.protocol import LocalProtocolError, Response
 from cti.control.authorize import Actor, authorize
 from cti.control.commands import CallCommand, Dial
-from cti.control.plan import plan
+from cti.control.plan import AmiAction, plan
 from cti.control.results import CommandDone, CommandFailed, CommandResult, Refusal
 from cti.ids import CallId
 from cti.model.views import CallView
 
-__all__ = ["ActionSender", "CallControl", "calls_by_id"]
+__all__ = ["ActionSender", "CallControl", "SendFailure", "calls_by_id", "send_planned"]
 
 log = logging.getLogger("cti.control")
 
@@ -42,6 +43,38 @@ class ActionSender(Protocol):
         *,
         timeout: float | None = None,  # noqa: ASYNC109 (the client's API)
     ) -> Response: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendFailure:
+    """Why one planned action was not carried out, as a result code both
+    call control and agent state have."""
+
+    code: Literal["asterisk_refused", "timeout", "not_connected", "invalid"]
+    message: str
+
+
+async def send_planned(
+    ami: ActionSender, action: AmiAction, action_timeout: float, logger: logging.Logger, who: str
+) -> Response | SendFailure:
+    """Send one planned action: Asterisk's response, or the AMI client's
+    exception tree translated to a result code (one place for every shell
+    that sends planned actions; `who` names it in the log)."""
+    try:
+        return await ami.send_action(action.name, action.fields, timeout=action_timeout)
+    except AmiActionError as exc:
+        text = exc.response.message or "Asterisk refused the action"
+        return SendFailure("asterisk_refused", f"{action.name}: {text}")
+    except AmiTimeout:
+        text = f"{action.name}: no answer from Asterisk within {action_timeout:g}s"
+        return SendFailure("timeout", text)
+    except AmiError as exc:  # disconnected, or the link is otherwise unusable
+        return SendFailure("not_connected", f"{action.name}: {exc}")
+    except LocalProtocolError as exc:
+        # commands.py whitelists every value, so this is a bug of ours:
+        # say so loudly, and still tell the user nothing was done.
+        logger.error("%s built an unsendable %s: %s", who, action.name, exc)
+        return SendFailure("invalid", f"{action.name}: {exc}")
 
 
 CallLookup = Callable[[CallId], CallView | None]
@@ -78,25 +111,9 @@ class CallControl:
             return CommandFailed(name, "not_connected", "the CTI is not connected to Asterisk")
         sent, message = 0, ""
         for action in actions:
-            try:
-                response = await self._ami.send_action(
-                    action.name, action.fields, timeout=self._timeout
-                )
-            except AmiActionError as exc:
-                text = exc.response.message or "Asterisk refused the action"
-                return CommandFailed(name, "asterisk_refused", f"{action.name}: {text}", sent)
-            except AmiTimeout:
-                text = f"{action.name}: no answer from Asterisk within {self._timeout:g}s"
-                return CommandFailed(name, "timeout", text, sent)
-            except AmiDisconnected as exc:
-                return CommandFailed(name, "not_connected", f"{action.name}: {exc}", sent)
-            except AmiError as exc:  # the rest of the tree: the link is unusable
-                return CommandFailed(name, "not_connected", f"{action.name}: {exc}", sent)
-            except LocalProtocolError as exc:
-                # commands.py whitelists every value, so this is a bug of ours:
-                # say so loudly, and still tell the user nothing was done.
-                log.error("call control built an unsendable %s: %s", action.name, exc)
-                return CommandFailed(name, "invalid", f"{action.name}: {exc}", sent)
+            response = await send_planned(self._ami, action, self._timeout, log, "call control")
+            if isinstance(response, SendFailure):
+                return CommandFailed(name, response.code, response.message, sent)
             sent += 1
             message = response.message
         call_id = None if isinstance(command, Dial) else command.call_id

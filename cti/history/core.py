@@ -17,19 +17,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from cti.model.outputs import CallLeg, IvrStep, RingAttempt, Transfer
+from cti.model.outputs import CallLeg, IvrStep, RingAttempt, Transfer, ivr_path_json
 
 __all__ = [
     "MAX_NOTES_CHARS",
     "MAX_PAGE",
     "Disposition",
+    "FinishedCall",
     "HistoryEntry",
     "HistoryFilter",
     "Scope",
     "Viewer",
     "check_disposition",
+    "finished_call_json",
     "in_scope",
     "scope_of",
 ]
@@ -121,6 +123,68 @@ def check_disposition(code: str, notes: str, codes: Sequence[str]) -> dict[str, 
     return errors
 
 
+class FinishedCall(Protocol):
+    """What a history entry and a call record (cti.store.records) share: the
+    columns of one call_records row, read-only."""
+
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def caller_number(self) -> str: ...
+    @property
+    def caller_name(self) -> str: ...
+    @property
+    def dialed_number(self) -> str: ...
+    @property
+    def queue(self) -> str | None: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def ivr_path(self) -> tuple[IvrStep, ...]: ...
+    @property
+    def variables(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def account(self) -> str | None: ...
+    @property
+    def customer_id(self) -> int | None: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def ended_at(self) -> datetime: ...
+    @property
+    def wait_seconds(self) -> float | None: ...
+    @property
+    def talk_seconds(self) -> float | None: ...
+
+
+def finished_call_json(
+    call: FinishedCall, answered_key: str, answered_by: str | None
+) -> dict[str, Any]:
+    """The JSON of the shared columns. The answering interface goes in under
+    `answered_key` ("agent" in history, "answered_by" in call records), in
+    the same place in both, so the two wire forms keep their key order."""
+    return {
+        "call_id": call.call_id,
+        "caller_number": call.caller_number,
+        "caller_name": call.caller_name,
+        "dialed_number": call.dialed_number,
+        "queue": call.queue,
+        answered_key: answered_by,
+        "outcome": call.outcome,
+        "ivr_path": ivr_path_json(call.ivr_path),
+        "variables": dict(call.variables),
+        "account": call.account,
+        "customer_id": call.customer_id,
+        "started_at": call.started_at.isoformat(),
+        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+        "ended_at": call.ended_at.isoformat(),
+        "wait_seconds": call.wait_seconds,
+        "talk_seconds": call.talk_seconds,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     call_id: str
@@ -147,24 +211,7 @@ class HistoryEntry:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "call_id": self.call_id,
-            "caller_number": self.caller_number,
-            "caller_name": self.caller_name,
-            "dialed_number": self.dialed_number,
-            "queue": self.queue,
-            "agent": self.agent,
-            "outcome": self.outcome,
-            "ivr_path": [
-                {"step": s.step, "values": dict(s.values), "at": s.at} for s in self.ivr_path
-            ],
-            "variables": dict(self.variables),
-            "account": self.account,
-            "customer_id": self.customer_id,
-            "started_at": self.started_at.isoformat(),
-            "answered_at": self.answered_at.isoformat() if self.answered_at else None,
-            "ended_at": self.ended_at.isoformat(),
-            "wait_seconds": self.wait_seconds,
-            "talk_seconds": self.talk_seconds,
+            **finished_call_json(self, "agent", self.agent),
             "involved": list(self.involved),
             "legs": [leg.to_json() for leg in self.legs],
             "ring_attempts": [r.to_json() for r in self.ring_attempts],

@@ -82,7 +82,6 @@ class CallRecord:
     answered_legs: set[ChannelId] = field(default_factory=set)
     ring_no_answer: dict[ChannelId, Interface] = field(default_factory=dict)
     abandoned: bool = False
-    originated: bool = False
     # every channel that was ever part of the call, in order (the record's legs)
     history: list[ChannelRecord] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)

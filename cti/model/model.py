@@ -386,24 +386,14 @@ class Model:
         call = self._calls.get(e.call)
         if call is not None:
             call.variables[e.name] = e.value
-            account = entered_account(e)
-            if account is not None:
-                call.account = account
-            customer = dipped_customer(e)
-            if customer is not None:
-                call.customer_id = customer
+            _note_caller_data(call, e)
         return []
 
     def _on_ivr(self, e: IvrStepped, at: float) -> list[Output]:
         call = self._calls.get(e.call)
         if call is not None:
             call.ivr.append(IvrStep(e.step, e.values, at))
-            account = entered_account(e)
-            if account is not None:
-                call.account = account
-            customer = dipped_customer(e)
-            if customer is not None:
-                call.customer_id = customer
+            _note_caller_data(call, e)
         return []
 
     def _on_stasis_entered(self, e: StasisEntered, at: float) -> list[Output]:
@@ -426,7 +416,6 @@ class Model:
         if e.channel is None:
             # Originate: the agent's own phone rings first; it is not a call to them.
             leg.role = Role.ORIGINATE
-            call.originated = True
             leg.interface = self.devices.resolve(interface_of_channel(e.dest_name))
             self._set_leg(leg, False, at, out)
             return out
@@ -608,11 +597,20 @@ class Model:
     def _on_originate_done(self, e: OriginateDone, at: float) -> list[Output]:
         leg = self._channels.get(e.channel) if e.channel is not None else None
         call = self._calls.get(leg.call_id) if leg is not None else None
-        if call is not None:
-            call.originated = True
-            if call.dialed_number in _PLACEHOLDER_EXTENS and e.exten:
-                call.dialed_number = e.exten
+        if call is not None and call.dialed_number in _PLACEHOLDER_EXTENS and e.exten:
+            call.dialed_number = e.exten
         return []
+
+
+def _note_caller_data(call: CallRecord, e: VariableSet | IvrStepped) -> None:
+    """Keep the account the caller entered and the data dip's customer id,
+    whichever of the two carried them (a CTI_* variable or an IVR step)."""
+    account = entered_account(e)
+    if account is not None:
+        call.account = account
+    customer = dipped_customer(e)
+    if customer is not None:
+        call.customer_id = customer
 
 
 _RUNG_ROLES = frozenset({Role.AGENT, Role.DIALED, Role.ORIGINATE})

@@ -11,6 +11,7 @@ Timestamps are seconds since the Unix epoch, as supplied by the caller of
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -29,6 +30,8 @@ __all__ = [
     "ScreenPop",
     "SetMemberPause",
     "Transfer",
+    "ivr_from_json",
+    "ivr_path_json",
 ]
 
 
@@ -56,6 +59,29 @@ class IvrStep:
     step: str
     values: tuple[tuple[str, str], ...] = ()
     at: float = 0.0
+
+
+def ivr_path_json(path: Iterable[IvrStep]) -> list[dict[str, Any]]:
+    """An IVR path as JSON, the same on the wire and in the store: [{step, values, at}]."""
+    return [{"step": s.step, "values": dict(s.values), "at": s.at} for s in path]
+
+
+def ivr_from_json(
+    data: Mapping[str, Any] | None,
+) -> tuple[tuple[IvrStep, ...], tuple[tuple[str, str], ...]]:
+    """The IVR path and the variables (sorted by name) back from their stored form,
+    {"path": ivr_path_json(...), "variables": {name: value}}; a missing part is empty."""
+    ivr = data or {}
+    path = tuple(
+        IvrStep(
+            step=str(step.get("step", "")),
+            values=tuple((str(k), str(v)) for k, v in dict(step.get("values", {})).items()),
+            at=float(step.get("at", 0.0)),
+        )
+        for step in ivr.get("path", [])
+    )
+    variables = tuple(sorted((str(k), str(v)) for k, v in dict(ivr.get("variables", {})).items()))
+    return path, variables
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +116,7 @@ class ScreenPop:
     def to_json(self) -> dict[str, Any]:
         data = _shallow(self)
         data["type"] = self.type
-        data["ivr_path"] = [
-            {"step": s.step, "values": dict(s.values), "at": s.at} for s in self.ivr_path
-        ]
+        data["ivr_path"] = ivr_path_json(self.ivr_path)
         data["variables"] = dict(self.variables)
         return data
 
@@ -227,9 +251,7 @@ class CallEnded:
         data = _shallow(self)
         data["type"] = self.type
         data["duration_seconds"] = self.duration_seconds
-        data["ivr_path"] = [
-            {"step": s.step, "values": dict(s.values), "at": s.at} for s in self.ivr_path
-        ]
+        data["ivr_path"] = ivr_path_json(self.ivr_path)
         data["variables"] = dict(self.variables)
         data["legs"] = [leg.to_json() for leg in self.legs]
         data["ring_attempts"] = [ring.to_json() for ring in self.ring_attempts]

@@ -14,7 +14,7 @@ from typing import Any
 from cti.ids import BridgeId, CallId, ChannelId, Interface, QueueName
 from cti.model.agents import AgentRecord, derive_state
 from cti.model.calls import RINGING, CallRecord, ChannelRecord
-from cti.model.outputs import IvrStep
+from cti.model.outputs import IvrStep, ivr_path_json
 from cti.model.queues import QueueRecord
 
 __all__ = [
@@ -28,10 +28,6 @@ __all__ = [
     "call_view",
     "queue_view",
 ]
-
-
-def _ivr_json(path: tuple[IvrStep, ...]) -> list[dict[str, Any]]:
-    return [{"step": s.step, "values": dict(s.values), "at": s.at} for s in path]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +68,7 @@ class CallView:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["ivr_path"] = _ivr_json(self.ivr_path)
+        data["ivr_path"] = ivr_path_json(self.ivr_path)
         data["variables"] = dict(self.variables)
         return data
 

@@ -40,7 +40,6 @@ __all__ = [
     "ivr_steps",
     "noanswer_steps",
     "originate_steps",
-    "queue_call_script",
     "ring_steps",
 ]
 
@@ -446,47 +445,3 @@ def _originate_frames(
         )
     out.append(rendered[var_index + 1 :])
     return out
-
-
-def queue_call_script(
-    flow: CallFlow,
-    agents: dict[str, AgentConfig],
-    ids: IdAllocator,
-    t0: float = 0.0,
-    *,
-    ring_timeout: float = 6.0,
-    retry: float = 1.0,
-    call: str = "",
-) -> list[Step]:
-    """A whole queue call with the agents of `flow.agents` rung in order.
-
-    For tests and stepped runs, where who rings is fixed in advance.
-    """
-    v = caller_vars(flow, ids, t0)
-    steps, t = ivr_steps(v, t0, call=call)
-    t_join, t_start = t, t0
-    order = list(flow.agents)
-    for _ in range(flow.no_answer):
-        agent = agents[order.pop(0)]
-        steps += ring_steps(v, agent, ids, t, call=call)
-        t += ring_timeout
-        steps += noanswer_steps(v, t, ring_timeout, call=call)
-        t += retry
-    if flow.outcome == "abandon":
-        if order:
-            steps += ring_steps(v, agents[order.pop(0)], ids, t, call=call)
-        t += flow.abandon_after
-        steps += abandon_steps(
-            v, t, hold=t - t_join, dialed=t - t_start, ringing=bool(flow.agents), call=call
-        )
-        return steps
-    agent = agents[order.pop(0)]
-    steps += ring_steps(v, agent, ids, t, call=call)
-    t += flow.ring_time
-    steps += answer_steps(v, ids, t, hold=t - t_join, ring=flow.ring_time, call=call)
-    t_answer = steps[-1].at
-    t = t_answer + flow.talk_time
-    steps += hangup_steps(
-        v, t, by=flow.hangup_by, talk=flow.talk_time, dialed=t - t_start, call=call
-    )
-    return steps

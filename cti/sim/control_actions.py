@@ -45,27 +45,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cti.sim.actions import first
+from cti.sim.snapshot import CHANNEL_KEYS
 from cti.sim.state import SimState
 from cti.sim.steps import Fields, render_frame, render_response
 
 __all__ = ["CONTROL_ACTIONS", "ActionAnswer", "Emitter", "answer_control_action", "channel_headers"]
 
-_CHANNEL_KEYS = (
-    "Channel",
-    "ChannelState",
-    "ChannelStateDesc",
-    "CallerIDNum",
-    "CallerIDName",
-    "ConnectedLineNum",
-    "ConnectedLineName",
-    "Language",
-    "AccountCode",
-    "Context",
-    "Exten",
-    "Priority",
-    "Uniqueid",
-    "Linkedid",
-)
 _BRIDGE_HEADERS = (
     ("BridgeType", "basic"),
     ("BridgeTechnology", "simple_bridge"),
@@ -98,7 +83,7 @@ def channel_headers(state: SimState, name: str, prefix: str = "", **override: st
     ch = state.channels[name]
     latest = dict(reversed(ch.fields))  # first occurrence wins
     latest.update(override)
-    return tuple((prefix + k, latest.get(k, "")) for k in _CHANNEL_KEYS)
+    return tuple((prefix + k, latest.get(k, "")) for k in CHANNEL_KEYS)
 
 
 class Emitter:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # state.py imports this module
     from cti.sim.state import MemberState, QueueState, SimState
 
 __all__ = [
+    "CHANNEL_KEYS",
     "bridge_list",
     "core_show_channels",
     "device_state_list",
@@ -25,7 +26,9 @@ __all__ = [
     "queue_summary",
 ]
 
-_SNAPSHOT_KEYS = (
+# A channel's snapshot headers, in the order Asterisk writes them (CoreShowChannel,
+# and the channel block of events and action answers).
+CHANNEL_KEYS = (
     "Channel",
     "ChannelState",
     "ChannelStateDesc",
@@ -59,7 +62,7 @@ def core_show_channels(state: SimState, action_id: str, now: float) -> list[byte
         duration = f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"
         fields: Fields = (
             ("ActionID", action_id),
-            *((k, snap.get(k, "")) for k in _SNAPSHOT_KEYS),
+            *((k, snap.get(k, "")) for k in CHANNEL_KEYS),
             ("Application", ch.application),
             ("ApplicationData", ch.app_data),
             ("Duration", duration),

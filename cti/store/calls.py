@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.ids import CallId, Interface, QueueName
-from cti.model.outputs import CallEnded, IvrStep
+from cti.model.outputs import CallEnded, ivr_from_json, ivr_path_json
 from cti.store.history import history_values
 from cti.store.records import CallRecord
 from cti.store.tables import CallRecordRow
@@ -42,9 +42,7 @@ def row_values(ended: CallEnded, customer_id: int | None) -> dict[str, Any]:
         "answered_by": ended.answered_by,
         "outcome": ended.outcome,
         "ivr": {
-            "path": [
-                {"step": s.step, "values": dict(s.values), "at": s.at} for s in ended.ivr_path
-            ],
+            "path": ivr_path_json(ended.ivr_path),
             "variables": dict(ended.variables),
         },
         "account": ended.account,
@@ -121,16 +119,7 @@ async def upsert_call_records(
 
 
 def _to_record(row: CallRecordRow) -> CallRecord:
-    ivr = row.ivr or {}
-    path = tuple(
-        IvrStep(
-            step=str(step.get("step", "")),
-            values=tuple((str(k), str(v)) for k, v in dict(step.get("values", {})).items()),
-            at=float(step.get("at", 0.0)),
-        )
-        for step in ivr.get("path", [])
-    )
-    variables = tuple(sorted((str(k), str(v)) for k, v in dict(ivr.get("variables", {})).items()))
+    path, variables = ivr_from_json(row.ivr)
     return CallRecord(
         call_id=CallId(row.call_id),
         caller_number=row.caller_number,

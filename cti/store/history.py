@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.history.core import Disposition, HistoryEntry, HistoryFilter, Scope
 from cti.ids import ChannelId, Interface, QueueName
-from cti.model.outputs import CallEnded, CallLeg, IvrStep, RingAttempt, Transfer
+from cti.model.outputs import CallEnded, CallLeg, RingAttempt, Transfer, ivr_from_json
 from cti.store.tables import CallDispositionRow, CallRecordRow
 
 __all__ = [
@@ -127,16 +127,7 @@ def _disposition(row: CallDispositionRow | None) -> Disposition | None:
 
 
 def _entry(row: CallRecordRow, disp: CallDispositionRow | None) -> HistoryEntry:
-    ivr = row.ivr or {}
-    path = tuple(
-        IvrStep(
-            step=str(step.get("step", "")),
-            values=tuple((str(k), str(v)) for k, v in dict(step.get("values", {})).items()),
-            at=float(step.get("at", 0.0)),
-        )
-        for step in ivr.get("path", [])
-    )
-    variables = tuple(sorted((str(k), str(v)) for k, v in dict(ivr.get("variables", {})).items()))
+    path, variables = ivr_from_json(row.ivr)
     return HistoryEntry(
         call_id=row.call_id,
         caller_number=row.caller_number,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from cti.history.core import finished_call_json
 from cti.ids import AgentLogin, CallId, Interface, QueueName
 from cti.model.outputs import IvrStep
 
@@ -82,23 +83,6 @@ class CallRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "call_id": self.call_id,
-            "caller_number": self.caller_number,
-            "caller_name": self.caller_name,
-            "dialed_number": self.dialed_number,
-            "queue": self.queue,
-            "answered_by": self.answered_by,
-            "outcome": self.outcome,
-            "ivr_path": [
-                {"step": s.step, "values": dict(s.values), "at": s.at} for s in self.ivr_path
-            ],
-            "variables": dict(self.variables),
-            "account": self.account,
-            "customer_id": self.customer_id,
-            "started_at": self.started_at.isoformat(),
-            "answered_at": self.answered_at.isoformat() if self.answered_at else None,
-            "ended_at": self.ended_at.isoformat(),
-            "wait_seconds": self.wait_seconds,
-            "talk_seconds": self.talk_seconds,
+            **finished_call_json(self, "answered_by", self.answered_by),
             "ended_by_resync": self.ended_by_resync,
         }
