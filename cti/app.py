@@ -43,6 +43,8 @@ from cti.store import Store, seed_demo
 from cti.store.seed import DEMO_CUSTOMERS
 from cti.web.adapters import AccountDirectory, ControlAdapter, ModelStateView
 from cti.web.app import create_app
+from cti.web.chat_load import chat_load_hook
+from cti.web.chat_presence import with_presence
 from cti.web.hub import Hub
 from cti.web.hub_relay import HubRelay
 from cti.web.routes_agents import AgentControlAdapter
@@ -204,6 +206,7 @@ class CtiService:
             control=ControlAdapter(control),
             agent_control=AgentControlAdapter(agent_control, settings.wrapup_seconds),
             chat=chat,
+            webchat_store=store,
             metrics=metrics,
             history=HistoryService(
                 store,
@@ -212,6 +215,11 @@ class CtiService:
                 member_queues=member_queues_of(model),
             ),
         )
+        # agent states also move chat presence, pushed to chat partners (docs/chat.md)
+        engine.on_agent_changed = with_presence(feed.agent_changed, app.state.presence)
+        # customer web chats an agent holds count toward occupancy (docs/metrics.md)
+        if app.state.webchat is not None:
+            app.state.webchat.on_change = chat_load_hook(metrics, feed.queues_changed)
         config = uvicorn.Config(
             app,
             host=settings.http_host,
@@ -265,6 +273,9 @@ class CtiService:
         finally:
             self.server.should_exit = True
             self.hub.shutdown()
+            presence = getattr(self.app.state, "presence", None)
+            if presence is not None:
+                await presence.aclose()
             if self.feed is not None:
                 self.feed.close()
             await self.client.close()

@@ -10,6 +10,11 @@ paused takes no new chat) and their open chats are fewer than
 `max_per_agent`; among the eligible, the least loaded wins, ties by login.
 The shell calls `offers` again whenever something may have freed an agent
 (a chat ended or moved, a new chat, agent states polled).
+
+The shell also stores every change (cti/store/webchats.py) and rebuilds the
+book from the store at start-up with `put`, oldest first, which restores the
+waiting line's order; `version` is the stored row's, so a change based on a
+stale state (another node changed the chat) is refused by the store.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class Candidate:
     display_name: str
     state: str  # the agent work state: available, on_call, paused...
     queues: tuple[str, ...]
+    interface: str | None = None  # their device (supervisors see their teams' chats by it)
 
 
 @dataclass(slots=True)
@@ -38,6 +44,8 @@ class WebchatState:
     ended: bool = False
     disposition: str | None = None
     exclude: tuple[str, ...] = ()  # agents it must not go to (transferred away from)
+    agent_interface: str | None = None
+    version: int = 0  # the stored row's version this state is based on
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,11 @@ class WebchatBook:
     def get(self, conversation_id: int) -> WebchatState | None:
         return self._chats.get(conversation_id)
 
+    def put(self, chat: WebchatState) -> None:
+        """Add a chat read from the store (after the others: give them oldest
+        first), or put back an earlier copy of one (it keeps its place)."""
+        self._chats[chat.conversation_id] = chat
+
     def open(self, conversation_id: int, queue: str, customer: str) -> WebchatState:
         chat = WebchatState(conversation_id, queue, customer)
         self._chats[conversation_id] = chat
@@ -104,6 +117,7 @@ class WebchatBook:
             if agent is None:
                 continue
             chat.agent, chat.agent_name = agent.login, agent.display_name
+            chat.agent_interface = agent.interface
             load[agent.login] = load.get(agent.login, 0) + 1
             made.append(Offer(chat.conversation_id, agent))
         return made
@@ -111,11 +125,13 @@ class WebchatBook:
     def transfer_to_queue(self, conversation_id: int, queue: str, by: str) -> WebchatState:
         chat = self._open_chat(conversation_id)
         chat.queue, chat.agent, chat.agent_name, chat.exclude = queue, None, None, (by,)
+        chat.agent_interface = None
         return chat
 
     def transfer_to_agent(self, conversation_id: int, agent: Candidate) -> WebchatState:
         chat = self._open_chat(conversation_id)
         chat.agent, chat.agent_name, chat.exclude = agent.login, agent.display_name, ()
+        chat.agent_interface = agent.interface
         return chat
 
     def end(self, conversation_id: int, disposition: str) -> WebchatState:

@@ -19,6 +19,10 @@ When things count (docs/metrics.md has the full list):
   buckets it covers, into every queue the agent was a member of; the spell in
   progress is added at board time, up to `now`. Wrap-up (AHT's after-call
   work) counts when the wrap-up ends, for the queue of the agent's last call.
+- customer web chats (`ChatAssigned` / `ChatReleased`, cti.metrics.chat_load):
+  while an agent holds at least one, their available or ringing time is
+  contact time, not idle. A change of that (0 <-> 1+ chats) ends a spell's
+  accounting like a state change does, so each second is classified once.
 
 Restart: buckets are only ever written at or after `horizon` (the oldest
 bucket this object holds in full, set by `load`), so a bucket the store
@@ -40,6 +44,7 @@ from cti.metrics.buckets import (
     bucket_start,
     split_span,
 )
+from cti.metrics.chat_load import ChatAssigned, ChatLoadEvent, ChatReleased
 from cti.metrics.config import DEFAULT_QUEUE, QueueMetricsConfig
 from cti.model.agents import STATES, State
 from cti.model.outputs import AgentStateChanged, CallEnded, Output, QueueUpdated
@@ -79,6 +84,21 @@ class _Agent:
     queues: tuple[str, ...]
     since: float  # when this (state, reason) began (the model's `since`)
     accounted_to: float  # agent time before this is in buckets already
+    chats: int = 0  # open customer web chats they hold
+
+
+def _slot(agent: _Agent, chats: int | None = None) -> int:
+    """Where the agent's time goes (holding `chats`, default theirs): contact,
+    idle, or neither (-1).
+
+    Holding a customer chat is handling a contact, so available (and ringing)
+    time with one counts as contact; paused and logged-out time stays out of
+    occupancy, chats or not, as the definition has it."""
+    if agent.state in _CONTACT:
+        return _CONTACT_S
+    if agent.state in _IDLE:
+        return _CONTACT_S if (agent.chats if chats is None else chats) > 0 else _IDLE_S
+    return -1
 
 
 @dataclass(slots=True)
@@ -100,6 +120,8 @@ class QueueMetrics:
         self._agents: dict[str, _Agent] = {}
         self._members: dict[str, set[str]] = {}
         self._last_queue: dict[str, str] = {}  # agent -> queue of their last answered call
+        self._chat_agent: dict[int, str] = {}  # open customer chat -> its agent's device
+        self._chat_counts: dict[str, int] = {}  # agent device -> open customer chats
         self._counted: OrderedDict[str, None] = OrderedDict()
         self._horizon = float("-inf")
         # queue -> (today's start, its totals so far): kept up to date by `_bucket`
@@ -122,8 +144,11 @@ class QueueMetrics:
 
     # -- input ------------------------------------------------------------------
 
-    def apply(self, output: Output) -> set[str]:
-        """Account one model output; returns the queues whose board changed."""
+    def apply(self, output: Output | ChatLoadEvent) -> set[str]:
+        """Account one model output (or web chat load change); returns the queues
+        whose board changed."""
+        if isinstance(output, ChatAssigned | ChatReleased):
+            return self._chat_moved(output)
         if isinstance(output, CallEnded):
             return self._call_ended(output)
         if isinstance(output, AgentStateChanged):
@@ -137,7 +162,7 @@ class QueueMetrics:
             return {output.queue}
         return set()
 
-    def apply_all(self, outputs: Iterable[Output]) -> set[str]:
+    def apply_all(self, outputs: Iterable[Output | ChatLoadEvent]) -> set[str]:
         changed: set[str] = set()
         for output in outputs:
             changed |= self.apply(output)
@@ -228,7 +253,8 @@ class QueueMetrics:
         changed = set(queues)
         if prev is None:
             start = max(e.since, self._horizon)
-            self._agents[interface] = _Agent(e.state, e.reason, queues, e.since, start)
+            chats = self._chat_counts.get(interface, 0)
+            self._agents[interface] = _Agent(e.state, e.reason, queues, e.since, start, chats)
         else:
             changed.update(prev.queues)
             self._account(prev, e.at)
@@ -246,9 +272,44 @@ class QueueMetrics:
             self._buckets.setdefault(queue, {})
         return changed
 
+    def _chat_moved(self, e: ChatLoadEvent) -> set[str]:
+        """A customer chat is now held by `e.interface` (or nobody): the load of its
+        previous and new agent changes; a repeated event changes nothing."""
+        before = self._chat_agent.get(e.conversation_id)
+        after = e.interface if isinstance(e, ChatAssigned) else None
+        if before == after:
+            return set()
+        if after is None:
+            del self._chat_agent[e.conversation_id]
+        else:
+            self._chat_agent[e.conversation_id] = after
+        changed: set[str] = set()
+        for interface, delta in ((before, -1), (after, 1)):
+            if interface is not None:
+                changed |= self._chat_load(interface, delta, e.at)
+        return changed
+
+    def _chat_load(self, interface: str, delta: int, at: float) -> set[str]:
+        count = self._chat_counts.get(interface, 0) + delta
+        if count > 0:
+            self._chat_counts[interface] = count
+        else:
+            self._chat_counts.pop(interface, None)
+        agent = self._agents.get(interface)
+        if agent is None:  # not seen yet: takes the count when they are
+            return set()
+        count = max(0, count)
+        if _slot(agent, count) == _slot(agent):
+            agent.chats = count
+            return set()
+        # the time so far is classified by the load it had; then the load changes
+        self._account(agent, at)
+        agent.chats = count
+        return set(agent.queues)
+
     def _account(self, agent: _Agent, until: float) -> None:
         """Put the agent's time since `accounted_to` into the buckets of their queues."""
-        index = _CONTACT_S if agent.state in _CONTACT else _IDLE_S if agent.state in _IDLE else -1
+        index = _slot(agent)
         if index >= 0 and agent.queues:
             for start, seconds in split_span(agent.accounted_to, until, self._horizon):
                 for queue in agent.queues:
@@ -337,11 +398,9 @@ class QueueMetrics:
         for interface in self._members.get(queue, ()):
             agent = self._agents[interface]
             seconds = now - max(agent.accounted_to, since, self._horizon)
-            if seconds > 0:
-                if agent.state in _CONTACT:
-                    totals.values[_CONTACT_S] += seconds
-                elif agent.state in _IDLE:
-                    totals.values[_IDLE_S] += seconds
+            slot = _slot(agent)
+            if seconds > 0 and slot >= 0:
+                totals.values[slot] += seconds
         return WindowStats.of(since, totals, self.config(queue))
 
     # -- persistence ----------------------------------------------------------------

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.chat.core import (
@@ -48,6 +48,7 @@ __all__ = [
     "keyed_conversation",
     "mark",
     "messages",
+    "remove_members",
 ]
 
 
@@ -165,6 +166,21 @@ async def add_members(
             )
     await session.flush()
     return await conversation(session, conversation_id)
+
+
+async def remove_members(session: AsyncSession, conversation_id: int, logins: Iterable[str]) -> int:
+    """Take `logins` out of the conversation: they can no longer read or post in
+    it (their messages stay). How many were members."""
+    who = list(dict.fromkeys(logins))
+    if not who:
+        return 0
+    result = await session.execute(
+        delete(ChatMemberRow)
+        .where(ChatMemberRow.conversation_id == conversation_id)
+        .where(ChatMemberRow.login.in_(who))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 from cti.chat.core import Appended, Conversation, ConversationKind, Member, Message
+from cti.chat.routing import WebchatState
+from cti.chat.webchats import WebchatChange, WebchatFilter, WebchatRecord
 from cti.history.core import Disposition, HistoryEntry, HistoryFilter
 from cti.metrics.buckets import StoredBucket
 from cti.model.outputs import AgentStateChanged, CallEnded
@@ -40,6 +42,7 @@ from cti.store import customers as _customers
 from cti.store import history as _history
 from cti.store import queue_intervals as _queue_intervals
 from cti.store import teams as _teams
+from cti.store import webchats as _webchats
 from cti.store.chat_writer import ChatWriter
 from cti.store.errors import ConflictError, translate_errors
 from cti.store.migrate import migrate_engine
@@ -425,6 +428,11 @@ class Store:
         async with self._transaction("chat add members") as session:
             return await _chat.add_members(session, conversation_id, logins, at)
 
+    async def chat_remove_members(self, conversation_id: int, logins: Sequence[str]) -> int:
+        """Take `logins` out of the conversation (they lose read and post); how many were in."""
+        async with self._transaction("chat remove members") as session:
+            return await _chat.remove_members(session, conversation_id, logins)
+
     async def chat_append(
         self,
         conversation_id: int,
@@ -463,3 +471,42 @@ class Store:
     ) -> Member | None:
         async with self._transaction("chat mark") as session:
             return await _chat.mark(session, conversation_id, login, read=read, delivered=delivered)
+
+    # customer web chats (migration 0008): cti.web.webchat_service is the caller
+
+    async def webchat_open(
+        self, key: str, name: str | None, customer: str, queue: str, at: datetime
+    ) -> tuple[Conversation, WebchatRecord]:
+        """A customer conversation with `customer` in it and its waiting chat, together."""
+        async with self._transaction("webchat open") as session:
+            return await _webchats.open_webchat(session, key, name, customer, queue, at)
+
+    async def webchat_save(
+        self,
+        chat: WebchatState,
+        change: WebchatChange,
+        at: datetime,
+        *,
+        join: Sequence[str] = (),
+        leave: Sequence[str] = (),
+    ) -> bool:
+        """Store `chat` over version `chat.version`, with the members joining and
+        leaving, in one transaction; False if the stored chat changed meanwhile."""
+        async with self._transaction("webchat save") as session:
+            return await _webchats.save_webchat(session, chat, change, at, join=join, leave=leave)
+
+    async def webchat(self, conversation_id: int) -> WebchatRecord | None:
+        async with self._transaction("webchat") as session:
+            return await _webchats.webchat(session, conversation_id)
+
+    async def webchats_open(self) -> list[WebchatRecord]:
+        """The chats not ended, oldest first (read at start-up)."""
+        async with self._transaction("webchats open") as session:
+            return await _webchats.open_webchats(session)
+
+    async def webchats_ended(self, f: WebchatFilter) -> list[WebchatRecord]:
+        """Ended chats in `f`'s scope and filters, newest end first."""
+        if f.limit < 0 or f.offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        async with self._transaction("webchats ended") as session:
+            return await _webchats.ended_webchats(session, f)

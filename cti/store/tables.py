@@ -48,6 +48,7 @@ __all__ = [
     "TeamMemberRow",
     "TeamRow",
     "UtcDateTime",
+    "WebchatRow",
     "utcnow",
 ]
 
@@ -331,3 +332,28 @@ class ChatMessageRow(Base):
     text: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
     client_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class WebchatRow(Base):
+    """A customer web chat's state (migration 0008): queue, agent or waiting,
+    ended and disposition; `version` grows with each change (cti/store/webchats.py)."""
+
+    __tablename__ = "webchats"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    queue: Mapped[str] = mapped_column(String(128))
+    customer: Mapped[str] = mapped_column(String(64))  # the customer's member login
+    agent: Mapped[str | None] = mapped_column(String(64))  # None: waiting
+    agent_name: Mapped[str | None] = mapped_column(String(128))
+    agent_interface: Mapped[str | None] = mapped_column(String(128))
+    # logins it must not be routed to again (who sent it back to the queue)
+    exclude: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    disposition: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=0)

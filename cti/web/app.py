@@ -39,6 +39,7 @@ from cti.config import Settings
 from cti.history import HistoryService
 from cti.metrics import QueueMetrics
 from cti.web.auth import AuthError, TokenAuth, bearer_user
+from cti.web.chat_presence import PresenceNotifier, chat_watchers
 from cti.web.chat_socket import ChatSocket
 from cti.web.control import CommandSocket, add_control_routes
 from cti.web.hub import CLOSE_TOO_SLOW, Connection, Hub, user_schema
@@ -58,7 +59,7 @@ from cti.web.schemas import (
     StreamPosition,
 )
 from cti.web.scope import Scope
-from cti.web.webchat import WebchatCommands, WebchatService, add_webchat_routes
+from cti.web.webchat import WebchatCommands, WebchatService, WebchatStore, add_webchat_routes
 
 __all__ = ["CLOSE_BAD_REQUEST", "CLOSE_UNAUTHORIZED", "STATIC_DIR", "create_app"]
 
@@ -110,9 +111,11 @@ def create_app(
     chat: ChatService | None = None,
     metrics: QueueMetrics | None = None,
     history: HistoryService | None = None,
+    webchat_store: WebchatStore | None = None,
 ) -> FastAPI:
     """`control`: the call controls, `agent_control`: the agent-state commands,
-    `chat`: chat (cti.web.routes_chat); without them their routes answer 503."""
+    `chat`: chat (cti.web.routes_chat), `webchat_store` (with `chat`): customer
+    web chat (cti.web.webchat); without them their routes answer 503."""
     auth = TokenAuth(users, settings)
     app = FastAPI(
         title="CTI",
@@ -124,6 +127,14 @@ def create_app(
     app.state.hub = hub
     app.state.auth = auth
     current_user = Depends(bearer_user(auth))
+    presence_of = hub_presence(hub, state)
+    # chat presence pushed live (docs/chat.md); cti.app feeds it the agent states
+    presence = (
+        PresenceNotifier(presence_of, chat_watchers(chat), chat.delivery, hub)
+        if chat is not None
+        else None
+    )
+    app.state.presence = presence
 
     def position(user: User) -> StreamPosition:
         stream_id, seq = hub.register(user)
@@ -188,6 +199,8 @@ def create_app(
             return
         since = int(raw_since) if raw_since else None
         conn = hub.attach(user, since, params.get("stream_id") or None)
+        if presence is not None:
+            presence.sockets_changed(user.login)
         token = params.get("token")
 
         async def resolve_user() -> User:
@@ -217,6 +230,8 @@ def create_app(
                 await chat_socket.aclose()
             await webchat_commands.aclose()
             hub.detach(conn)
+            if presence is not None:
+                presence.sockets_changed(user.login)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -224,10 +239,14 @@ def create_app(
 
     add_control_routes(app, current_user, control)
     app.include_router(agent_router(current_user, agent_control))
-    app.include_router(chat_router(current_user, chat, hub_presence(hub, state)))
+    app.include_router(chat_router(current_user, chat, presence_of))
     app.include_router(metrics_router(current_user, metrics))
     app.include_router(history_router(current_user, history))
-    webchat = WebchatService(chat, state, hub, settings) if chat is not None else None
+    webchat = (
+        WebchatService(chat, webchat_store, state, hub, settings)
+        if chat is not None and webchat_store is not None
+        else None
+    )
     app.state.webchat = webchat
     add_webchat_routes(app, current_user, webchat, STATIC_DIR)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -37,6 +37,7 @@ from cti.model.outputs import (
     RingEnded,
     ScreenPop,
 )
+from cti.web.chat_presence import presence_event
 from cti.web.control import COMMAND_ROUTES, MAX_IN_FLIGHT
 from cti.web.hub import encode, frame
 from cti.web.routes_agents import AGENT_ROUTES
@@ -449,6 +450,22 @@ def _chat_entries() -> list[_Entry]:
                 conv,
                 ("login", "string", "the receiver"),
                 ("delivered_seq", "integer", "received up to"),
+            ),
+        ),
+        _chat_entry(
+            presence_event("bob", "paused"),
+            "the other members of the conversations `login` is in (as REST shows it)",
+            "Someone's chat presence changed: sent on each change only (socket opened or "
+            "closed, agent state), not repeated. Start from `members[].presence` of "
+            "`GET /api/chat/conversations`.",
+            (
+                ("login", "string", "whose presence"),
+                (
+                    "presence",
+                    "string",
+                    "offline (no socket open), online (no phone), or the agent state: "
+                    "available, ringing, on_call, wrap_up, paused, logged_out",
+                ),
             ),
         ),
         _chat_entry(

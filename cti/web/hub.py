@@ -282,6 +282,10 @@ class Hub:
         stream = self._streams.get(login)
         return stream.user if stream is not None and stream.connections else None
 
+    def online_at(self, interface: str) -> list[User]:
+        """The users of device `interface` with at least one open socket (chat presence)."""
+        return [s.user for s in self._by_interface.get(interface) or () if s.connections]
+
     def publish_about_queue(self, queue: str, payload: Mapping[str, Any]) -> None:
         """Deliver news of `queue` (its state, board, metrics) to admins and to the
         supervisors of that queue."""

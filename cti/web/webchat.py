@@ -17,8 +17,9 @@ numbered, rate-limited per sender). Agents get customer messages as
 `POLL_SECONDS` (the store is the truth; this also works with several nodes)
 and is told `chat_assigned` / `chat_ended`. Routing (cti.chat.routing) is
 re-run on a start, an end, a transfer and on each poll tick of a waiting
-customer, which is how an agent freeing up gets the waiting chat. The book of
-open chats is kept in memory (see docs/chat.md "Not yet").
+customer, which is how an agent freeing up gets the waiting chat. The chats'
+state is stored before anyone is told (cti.web.webchat_service), and ended
+chats are listed with their dispositions, scoped like call history.
 
     POST /api/webchat/start            {"queue", "name"?}      -> {token, conversation}
     GET  /api/webchat/messages?after=  Authorization: Bearer <customer token>
@@ -26,20 +27,15 @@ open chats is kept in memory (see docs/chat.md "Not yet").
     WS   /ws/webchat?token=&after=
     POST /api/webchat/{id}/transfer    {"agent"} | {"queue"}   the assigned agent, login token
     POST /api/webchat/{id}/end         {"disposition"}         the assigned agent, login token
+    GET  /api/webchat/history?queue=&agent=&from=&to=&limit=&offset=   ended chats, login token
     /ws  webchat_transfer, webchat_end  the same, as WebSocket commands (WebchatCommands)
 """
 
 # No `from __future__ import annotations`: FastAPI evaluates the route annotations.
 import asyncio
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
-import secrets
-import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, FastAPI, Path, Query, Request, WebSocket, status
@@ -48,19 +44,23 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from cti.agentstate.commands import LOGIN_PATTERN
-from cti.chat import CLIENT_ID_PATTERN, ChatError, ChatService, RateLimiter
-from cti.chat.routing import Candidate, WebchatBook, WebchatState
-from cti.config import Settings
+from cti.chat import CLIENT_ID_PATTERN, ChatError
+from cti.chat.routing import WebchatState
+from cti.chat.webchats import WebchatFilter, WebchatScope
+from cti.history import HistoryError
 from cti.web.auth import AuthError, TokenAuth
-from cti.web.hub import Hub
-from cti.web.ports import StateView, User
+from cti.web.ports import User
+from cti.web.routes_history import parse_bound
+from cti.web.webchat_service import CustomerToken, WebchatService, WebchatStore, customer_login
 
 __all__ = [
     "POLL_SECONDS",
     "CustomerToken",
     "WebchatCommands",
     "WebchatService",
+    "WebchatStore",
     "add_webchat_routes",
+    "customer_login",
 ]
 
 POLL_SECONDS: Final = 0.25
@@ -76,136 +76,6 @@ _PAGE_HEADERS: Final = {
     "Cache-Control": "no-cache",
 }
 _bearer = HTTPBearer(auto_error=False, description="customer token from POST /api/webchat/start")
-
-
-class CustomerToken:
-    """Signs and checks `wc1.<conversation>.<nonce>.<signature>`."""
-
-    def __init__(self, secret: str) -> None:
-        self._key = hashlib.sha256(b"cti-webchat:" + secret.encode()).digest()
-
-    def _sign(self, body: str) -> str:
-        mac = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-
-    def issue(self, conversation_id: int, nonce: str) -> str:
-        body = f"wc1.{conversation_id}.{nonce}"
-        return f"{body}.{self._sign(body)}"
-
-    def check(self, token: str | None) -> tuple[int, str] | None:
-        """(conversation id, customer login) of a valid token, else None."""
-        if not token or len(token) > 200:
-            return None
-        parts = token.split(".")
-        if len(parts) != 4 or parts[0] != "wc1" or not parts[1].isdigit():
-            return None
-        body = ".".join(parts[:3])
-        if not hmac.compare_digest(self._sign(body), parts[3]):
-            return None
-        return int(parts[1]), customer_login(parts[2])
-
-
-def customer_login(nonce: str) -> str:
-    return f"customer.{nonce}"
-
-
-class WebchatService:
-    def __init__(self, chat: ChatService, state: StateView, hub: Hub, settings: Settings) -> None:
-        self.chat = chat
-        self.tokens = CustomerToken(settings.token_secret)
-        self.book = WebchatBook(settings.chat_max_per_agent)
-        self.dispositions = settings.dispositions
-        self._state = state
-        self._hub = hub
-        self._starts = RateLimiter(capacity=5, per_second=0.1)  # per client IP
-        self._routing = asyncio.Lock()
-
-    def queues(self) -> set[str]:
-        return {q.name for q in self._state.queues()}
-
-    def candidates(self) -> list[Candidate]:
-        """Connected users whose phone is an agent of the model, with its state."""
-        agents = {a.interface: a for a in self._state.agents()}
-        found: dict[str, Candidate] = {}
-        for conn in self._hub.connections():
-            user = conn.user
-            agent = agents.get(user.interface) if user.interface else None
-            if agent is not None and user.login not in found:
-                found[user.login] = Candidate(
-                    user.login, user.display_name, agent.state, tuple(agent.queues)
-                )
-        return list(found.values())
-
-    async def start(self, client: str, queue: str, name: str | None) -> tuple[str, int]:
-        if not self._starts.allow(client, time.time()):
-            raise ChatError("rate_limited", "too many chats started: retry later")
-        if queue not in self.queues():
-            raise ChatError("not_found", "no such queue", "queue")
-        nonce = secrets.token_hex(12)
-        login = customer_login(nonce)
-        at = datetime.now(UTC)
-        conversation = await self.chat.store.chat_open_keyed(
-            f"webchat:{nonce}", "customer", name or "Customer", [login], at
-        )
-        self.book.open(conversation.id, queue, login)
-        await self.route()
-        return self.tokens.issue(conversation.id, nonce), conversation.id
-
-    async def route(self) -> None:
-        """Give waiting chats to free agents: they join the conversation and get
-        `chat_offer`."""
-        async with self._routing:
-            if not self.book.waiting():
-                return
-            for offer in self.book.offers(self.candidates()):
-                await self._join(offer.conversation_id, offer.agent.login)
-
-    async def _join(self, conversation_id: int, agent: str) -> None:
-        chat = self.book.get(conversation_id)
-        await self.chat.store.chat_add_members(conversation_id, [agent], datetime.now(UTC))
-        offer = {
-            "type": "chat_offer",
-            "conversation": conversation_id,
-            "queue": chat.queue if chat else None,
-        }
-        self._hub.publish_to_logins([agent], offer)
-
-    def assigned(self, user: User, conversation_id: int) -> WebchatState:
-        chat = self.book.get(conversation_id)
-        if chat is None or chat.ended:
-            raise ChatError("not_found", "no such open customer chat")
-        if chat.agent != user.login and user.role != "admin":
-            raise ChatError("not_allowed", "only the agent who has the chat")
-        return chat
-
-    async def transfer(
-        self, user: User, conversation_id: int, agent: str | None, queue: str | None
-    ) -> WebchatState:
-        self.assigned(user, conversation_id)
-        if (agent is None) == (queue is None):
-            raise ChatError("invalid", "give either agent or queue", "agent")
-        if queue is not None:
-            if queue not in self.queues():
-                raise ChatError("not_found", "no such queue", "queue")
-            moved = self.book.transfer_to_queue(conversation_id, queue, user.login)
-            await self.route()
-            return moved
-        target = next((c for c in self.candidates() if c.login == agent), None)
-        if target is None or target.login == user.login:
-            raise ChatError("not_found", "no such agent online", "agent")
-        if self.book.load().get(target.login, 0) >= self.book.max_per_agent:
-            raise ChatError("not_allowed", "that agent has all the chats they can take")
-        moved = self.book.transfer_to_agent(conversation_id, target)
-        await self._join(conversation_id, target.login)
-        return moved
-
-    async def end(self, user: User, conversation_id: int, disposition: str) -> WebchatState:
-        self.assigned(user, conversation_id)
-        if disposition not in self.dispositions:
-            raise ChatError("invalid", "unknown disposition", "disposition")
-        ended = self.book.end(conversation_id, disposition)
-        await self.route()
-        return ended
 
 
 class WebchatCommands:
@@ -267,7 +137,7 @@ class WebchatCommands:
                 ):
                     raise ChatError("invalid", "agent and queue must be strings", "agent")
                 done = await webchat.transfer(user, cid, agent, queue)
-            answer = {"ok": True, "conversation": cid, **_state_json(done)}
+            answer = {"ok": True, "conversation": cid, **_state_json(done, staff=True)}
         except ChatError as exc:
             answer = {
                 "ok": False,
@@ -323,11 +193,21 @@ def _unauthorized() -> JSONResponse:
     )
 
 
-def _state_json(chat: WebchatState | None) -> dict[str, Any]:
+def _state_json(chat: WebchatState | None, staff: bool = False) -> dict[str, Any]:
+    """The chat's state; for staff also its queue and disposition (internal
+    codes the customer is not shown)."""
     if chat is None:
         return {"state": "unknown"}
     state = "ended" if chat.ended else ("assigned" if chat.agent else "waiting")
-    return {"state": state, "agent": chat.agent_name}
+    if not staff:
+        return {"state": state, "agent": chat.agent_name}
+    return {
+        "state": state,
+        "agent": chat.agent_name,
+        "agent_login": chat.agent,
+        "queue": chat.queue,
+        "disposition": chat.disposition,
+    }
 
 
 def add_webchat_routes(
@@ -379,6 +259,7 @@ def add_webchat_routes(
             page = await webchat.chat.history(
                 login, conversation or cid, after=after if after is not None else 0
             )
+            chat = await webchat.state_of(cid)
         except ChatError as exc:
             return _error(exc)
         return JSONResponse(
@@ -386,7 +267,7 @@ def add_webchat_routes(
                 "conversation": cid,
                 "messages": [m.to_json() for m in page.messages],
                 "more": page.more,
-                **_state_json(webchat.book.get(cid)),
+                **_state_json(chat),
             }
         )
 
@@ -398,7 +279,7 @@ def add_webchat_routes(
             return found if isinstance(found, Response) else _unauthorized()
         cid, login = found
         try:
-            chat = webchat.book.get(cid)
+            chat = await webchat.state_of(cid)
             if chat is not None and chat.ended and (body.conversation or cid) == cid:
                 raise ChatError("not_allowed", "this chat has ended")
             message = await webchat.chat.send(
@@ -420,7 +301,7 @@ def add_webchat_routes(
             moved = await webchat.transfer(user, conversation_id, body.agent, body.queue)
         except ChatError as exc:
             return _error(exc)
-        return JSONResponse({"conversation": conversation_id, **_state_json(moved)})
+        return JSONResponse({"conversation": conversation_id, **_state_json(moved, staff=True)})
 
     @app.post(f"{_PREFIX}/{{conversation_id}}/end", tags=["webchat"])
     async def end(conversation_id: ConversationId, body: EndBody, user: Me) -> Response:
@@ -431,9 +312,36 @@ def add_webchat_routes(
             ended = await webchat.end(user, conversation_id, body.disposition)
         except ChatError as exc:
             return _error(exc)
-        return JSONResponse(
-            {"conversation": conversation_id, "disposition": ended.disposition, "state": "ended"}
-        )
+        return JSONResponse({"conversation": conversation_id, **_state_json(ended, staff=True)})
+
+    @app.get(f"{_PREFIX}/history", tags=["webchat"])
+    async def history(
+        user: Me,
+        queue: Annotated[str | None, Query(max_length=128)] = None,
+        agent: Annotated[str | None, Query(max_length=64, description="the agent's login")] = None,
+        start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+        limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Response:
+        """Ended web chats you may see, newest end first, with queue, agent,
+        disposition and times: agents theirs, supervisors also their queues' and
+        their teams' agents', admins all. `from`/`to` bound the end, as in
+        /api/history."""
+        if webchat is None:
+            return _error(ChatError("unavailable", "chat is not available"))
+        try:
+            lower, upper = parse_bound(start, "from"), parse_bound(end, "to")
+        except HistoryError as exc:
+            return _error(ChatError("invalid", exc.message, exc.fields[0]))
+        scope = WebchatScope.of(user.login, user.role, user.queues, user.team_interfaces)
+        f = WebchatFilter(scope, queue or None, agent or None, lower, upper, limit, offset)
+        try:
+            found = await webchat.history(f)
+        except ChatError as exc:
+            return _error(exc)
+        body = {"chats": [r.to_json() for r in found], "limit": limit, "offset": offset}
+        return JSONResponse(body)
 
     @app.websocket("/ws/webchat")
     async def customer_socket(websocket: WebSocket) -> None:
@@ -479,7 +387,7 @@ async def _serve_customer(
                 target = data.get("conversation", cid)
                 if not isinstance(target, int) or isinstance(target, bool):
                     raise ChatError("invalid", "conversation must be an integer", "conversation")
-                chat = webchat.book.get(cid)
+                chat = await webchat.state_of(cid)
                 if chat is not None and chat.ended and target == cid:
                     raise ChatError("not_allowed", "this chat has ended")
                 sent = await webchat.chat.send(
@@ -509,16 +417,18 @@ async def _serve_customer(
 
     async def pusher() -> None:
         last, told = after, None
-        await send({"type": "hello", "conversation": cid, **_state_json(webchat.book.get(cid))})
+        await send(
+            {"type": "hello", "conversation": cid, **_state_json(await webchat.state_of(cid))}
+        )
         while True:
-            chat = webchat.book.get(cid)
+            chat = await webchat.state_of(cid)
             if chat is not None and chat.agent is None and not chat.ended:
                 await webchat.route()
             page = await webchat.chat.history(login, cid, after=last, limit=100)
             for message in page.messages:
                 await send({"type": "chat_message", "message": message.to_json()})
                 last = message.seq
-            shown = _state_json(webchat.book.get(cid))
+            shown = _state_json(await webchat.state_of(cid))
             if shown != told:
                 told = shown
                 if shown["state"] == "assigned":

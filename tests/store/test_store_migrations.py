@@ -31,6 +31,7 @@ TABLES = {
     "conversations",
     "conversation_members",
     "chat_messages",
+    "webchats",
     "alembic_version",
 }
 
@@ -51,7 +52,7 @@ async def test_migrated_schema_matches_the_orm(db_url: str) -> None:
         async with engine.connect() as connection:
             assert await connection.run_sync(_tables) == TABLES
             assert await connection.run_sync(_diff) == []
-        assert await current_revision(engine) == head_revision() == "0007"
+        assert await current_revision(engine) == head_revision() == "0008"
     finally:
         await engine.dispose()
 

@@ -171,4 +171,9 @@ ACCESS: dict[tuple[str, str], Policy] = {
     ("POST", "/api/webchat/{conversation_id}/end"): Policy(
         ALL_ROLES, "the agent who has the chat, or an admin (else 403 not_allowed)"
     ),
+    ("GET", "/api/webchat/history"): Policy(
+        ALL_ROLES,
+        "ended web chats: agent: the chats they had; supervisor: those, the chats of their "
+        "queues and of their teams' agents; admin: all",
+    ),
 }

@@ -7,6 +7,7 @@ loopback and real `websockets` / `httpx` clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import chat_rig
@@ -255,6 +256,16 @@ async def test_a_send_retried_with_its_client_id_is_stored_and_delivered_once(
             assert (error["code"], error["field"]) == ("invalid", "client_id")
             got = (await recv_type(bob, "chat_message"))["message"]
             assert (got["seq"], got["client_id"]) == (1, "u-42")
-            await nothing_more(bob)  # delivered once
+            # delivered once (Alice's sockets coming and going send Bob her presence)
+            assert [f for f in await _frames(bob) if f.get("type") != "chat_presence"] == []
         stored = await node.store.chat_messages(cid, after=0, before=None, limit=5)
         assert [(m.seq, m.text) for m in stored] == [(1, "hi")]
+
+
+async def _frames(ws: ClientConnection, wait: float = 0.15) -> list[dict[str, Any]]:
+    """Every frame that arrives until `wait` seconds pass quietly."""
+    frames = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            frames.append(await recv(ws, wait))
+    return frames

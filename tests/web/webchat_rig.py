@@ -69,6 +69,8 @@ async def webchat_node(url: str, max_per_agent: int = 3) -> AsyncIterator[Node]:
     settings = dataclasses.replace(SETTINGS, chat_max_per_agent=max_per_agent)
     async with Store(url) as store:
         chat = ChatService(store, hub, user_exists=user_exists, clock=Clock())
-        app = create_app(users=users, state=state, hub=hub, settings=settings, chat=chat)
+        app = create_app(
+            users=users, state=state, hub=hub, settings=settings, chat=chat, webchat_store=store
+        )
         async with serve_on(app, 0) as base:
             yield Node(ChatNode(store, hub, chat, base), state, app.state.webchat)

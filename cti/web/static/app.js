@@ -188,6 +188,7 @@ const HANDLERS = {
   chat_offer: () => chatLoad(), // a customer web chat was given to us
   chat_typing: (e) => chatOnTyping(e),
   chat_read: (e) => chatOnRead(e),
+  chat_presence: (e) => chatOnPresence(e),
   queue_board: (e) => boardOnEvent(e), // the wallboard (board.js)
   queue_state: (e) =>
     upsertLine("queues", e.queue, e.queue + ": " + e.waiting + " waiting, " +

@@ -186,6 +186,21 @@ function chatOnRead(event) {
   for (const m of c.members) if (m.login === event.login) m.last_read_seq = event.read_seq;
 }
 
+// Someone's presence changed (sent on change only): every conversation they are in shows
+// it. Text only (textContent through el()), like everything a server or peer sends.
+function chatOnPresence(event) {
+  let seen = false;
+  for (const c of chat.conversations.values()) {
+    for (const m of c.members) {
+      if (m.login === event.login) {
+        m.presence = event.presence;
+        seen = true;
+      }
+    }
+  }
+  if (seen) chatRenderList();
+}
+
 // Unnumbered answers to our own requests.
 function chatReply(event) {
   if (event.type === "chat_history") {
