@@ -11,6 +11,7 @@ transactions, runs scrypt off the event loop, and checks arguments.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -78,17 +79,62 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# SQLite transaction control (file databases). pysqlite's legacy mode, which
+# aiosqlite inherits, sends no BEGIN before a SELECT and a deferred BEGIN
+# before the first INSERT/UPDATE/DELETE: a transaction's reads ran outside it,
+# so two nodes could both read "missing" and both insert (ConflictError). Left
+# to plain BEGIN instead, a read transaction later upgraded to a write fails
+# at once with "database is locked" while another connection writes (SQLite
+# cannot run the busy handler there: waiting could deadlock). So we send BEGIN
+# ourselves (SQLAlchemy's documented recipe, "Transactions with SQLite and the
+# sqlite3 driver"): IMMEDIATE, which takes the write lock up front and waits
+# for it under busy_timeout, unless the transaction is marked read-only. Those
+# get no BEGIN at all: each SELECT is its own snapshot, as under legacy mode,
+# so reads cost what they did (a deferred BEGIN, one snapshot for all of a
+# transaction's SELECTs, measured +30% on lookup_customer: one more trip to
+# aiosqlite's thread) and, under WAL, never wait for a writer.
+_BEGIN = "cti_sqlite_begin"  # execution option: the BEGIN statement to send, "" for none
+_BEGIN_WRITE = "BEGIN IMMEDIATE"
+_BEGIN_READ = ""
+# busy_timeout: how long a writer waits for the write lock before "database is
+# locked" (pysqlite's default, made explicit; a URL's ?timeout= overrides it)
+_BUSY_TIMEOUT_S = 5.0
+
+
+def _sqlite_own_begin(dbapi_connection: Any, _record: Any) -> None:
+    # None: pysqlite sends no BEGIN of its own (on aiosqlite's adapter too,
+    # whose setter runs on the connection's thread); COMMIT/ROLLBACK still work
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    statement = conn.get_execution_options().get(_BEGIN, _BEGIN_WRITE)
+    if statement:
+        conn.exec_driver_sql(statement)
+
+
+def _is_sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+
+
 def _create_engine(url: str, echo: bool) -> AsyncEngine:
     parsed = make_url(url)
     options: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
+        if not _is_sqlite_file(url):
             # one shared connection, or each connection would see its own empty database
             options["poolclass"] = StaticPool
+        elif "timeout" not in parsed.query:
+            options["connect_args"] = {"timeout": _BUSY_TIMEOUT_S}
         engine = create_async_engine(url, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_foreign_keys)
-        if parsed.database not in (None, "", ":memory:"):
+        if _is_sqlite_file(url):
             event.listen(engine.sync_engine, "connect", _sqlite_wal)
+            # not for :memory:, whose one shared connection concurrent sessions
+            # interleave on: a second explicit BEGIN there would fail
+            event.listen(engine.sync_engine, "connect", _sqlite_own_begin)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     options["pool_pre_ping"] = True  # survive a database restart between calls
     if parsed.get_backend_name() == "postgresql":
@@ -106,6 +152,15 @@ class Store:
         self.chat_writer = ChatWriter(self._write_chat_batch)
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._read_engine: AsyncEngine | None = None  # the engine, marked read-only
+        self._read_sessions: async_sessionmaker[AsyncSession] | None = None
+        # SQLite file: this process's write transactions, one at a time. Each
+        # would take its own pooled connection and poll for the database's
+        # write lock (busy handler: sleeps of up to 100 ms, no queue), so under
+        # load writers slept past free locks and some ran out of busy_timeout
+        # ("database is locked"). Queued here they hand over on commit; only
+        # other processes' writers still poll. Write transactions never nest.
+        self._sqlite_writes = asyncio.Lock() if _is_sqlite_file(url) else None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -125,10 +180,14 @@ class Store:
             raise
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # same pool; on SQLite its transactions send no BEGIN (_BEGIN), elsewhere no change
+        self._read_engine = engine.execution_options(**{_BEGIN: _BEGIN_READ})
+        self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
 
     async def close(self) -> None:
         await self.chat_writer.aclose()  # messages waiting for their commit
         engine, self._engine, self._sessions = self._engine, None, None
+        self._read_engine = self._read_sessions = None
         if engine is not None:
             await engine.dispose()
 
@@ -145,18 +204,25 @@ class Store:
         await self.close()
 
     @asynccontextmanager
-    async def _transaction(self, what: str) -> AsyncIterator[AsyncSession]:
-        if self._sessions is None:
+    async def _transaction(
+        self, what: str, *, read_only: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """One transaction. `read_only` ones must not write: on SQLite they send
+        no BEGIN, so they never wait for the write lock, and a write in one
+        would commit alone at once; the others take the write lock up front."""
+        sessions = self._read_sessions if read_only else self._sessions
+        if sessions is None:
             raise RuntimeError("Store.start() has not been awaited")
+        queue = None if read_only else self._sqlite_writes
         with translate_errors(what):
-            async with self._sessions() as session, session.begin():
+            async with queue or contextlib.nullcontext(), sessions() as session, session.begin():
                 yield session
 
     # agents
 
     async def authenticate(self, login: str, password: str) -> AgentRecord | None:
         """The agent if `password` is right, else None (unknown login included)."""
-        async with self._transaction("authenticate") as session:
+        async with self._transaction("authenticate", read_only=True) as session:
             row = await _agents.agent_row_by_login(session, login)
             found = (_agents.to_record(row), row.password_hash) if row is not None else None
         if found is None:
@@ -167,16 +233,16 @@ class Store:
         return record if ok else None
 
     async def agent_by_login(self, login: str) -> AgentRecord | None:
-        async with self._transaction("agent by login") as session:
+        async with self._transaction("agent by login", read_only=True) as session:
             return await _agents.agent_by_login(session, login)
 
     async def agent_by_interface(self, interface: str) -> AgentRecord | None:
-        async with self._transaction("agent by interface") as session:
+        async with self._transaction("agent by interface", read_only=True) as session:
             return await _agents.agent_by_interface(session, interface)
 
     async def list_agents(self) -> list[AgentRecord]:
         """Every agent, by login."""
-        async with self._transaction("list agents") as session:
+        async with self._transaction("list agents", read_only=True) as session:
             return await _agents.list_agents(session)
 
     async def create_agent(
@@ -235,11 +301,11 @@ class Store:
 
     async def team_scope(self, login: str) -> _teams.TeamScope:
         """The teams `login` looks after and the devices of their agents."""
-        async with self._transaction("team scope") as session:
+        async with self._transaction("team scope", read_only=True) as session:
             return await _teams.team_scope(session, login)
 
     async def list_teams(self) -> list[_teams.TeamRecord]:
-        async with self._transaction("list teams") as session:
+        async with self._transaction("list teams", read_only=True) as session:
             return await _teams.list_teams(session)
 
     # customers
@@ -255,7 +321,9 @@ class Store:
             if found is not None:
                 return found
         with translate_errors("lookup customer"):
-            async with self.engine.connect() as conn:
+            if self._read_engine is None:
+                raise RuntimeError("Store.start() has not been awaited")
+            async with self._read_engine.connect() as conn:
                 return await _customers.lookup_customer(conn, account=account, phone=phone)
 
     async def lookup_customer_json(
@@ -266,7 +334,7 @@ class Store:
         return found.to_json() if found is not None else None
 
     async def customer_by_id(self, customer_id: int) -> CustomerRecord | None:
-        async with self._transaction("customer by id") as session:
+        async with self._transaction("customer by id", read_only=True) as session:
             return await _customers.customer_by_id(session, customer_id)
 
     async def create_customer(
@@ -320,14 +388,14 @@ class Store:
 
     async def open_agent_states(self) -> list[_agent_states.AgentStateRecord]:
         """Each agent's current state row (ended_at None), read at start-up."""
-        async with self._transaction("open agent states") as session:
+        async with self._transaction("open agent states", read_only=True) as session:
             return await _agent_states.open_agent_states(session)
 
     async def agent_state_rows(
         self, start: datetime, end: datetime, interface: str | None = None
     ) -> list[_agent_states.AgentStateRecord]:
         """State rows overlapping [start, end), oldest first (time in state per agent)."""
-        async with self._transaction("agent state rows") as session:
+        async with self._transaction("agent state rows", read_only=True) as session:
             return await _agent_states.state_rows(session, start, end, interface)
 
     # queue metric buckets (migration 0004)
@@ -341,25 +409,25 @@ class Store:
 
     async def load_queue_intervals(self, since: float) -> list[StoredBucket]:
         """Metric buckets starting at or after `since` (epoch seconds), read at start-up."""
-        async with self._transaction("load queue intervals") as session:
+        async with self._transaction("load queue intervals", read_only=True) as session:
             return await _queue_intervals.load_queue_intervals(session, since)
 
     async def recent_call_records(self, limit: int = 50) -> list[CallRecord]:
         """The most recently ended calls, newest first."""
         if limit < 0:
             raise ValueError("limit must not be negative")
-        async with self._transaction("recent call records") as session:
+        async with self._transaction("recent call records", read_only=True) as session:
             return await _calls.recent_call_records(session, limit)
 
     # call history (migration 0005): cti.history.service is the caller
 
     async def search_history(self, f: HistoryFilter) -> list[HistoryEntry]:
         """Call records matching `f` (scope and filters), newest first, with dispositions."""
-        async with self._transaction("search history") as session:
+        async with self._transaction("search history", read_only=True) as session:
             return await _history.search_history(session, f)
 
     async def history_entry(self, call_id: str) -> HistoryEntry | None:
-        async with self._transaction("history entry") as session:
+        async with self._transaction("history entry", read_only=True) as session:
             return await _history.history_entry(session, call_id)
 
     async def set_call_disposition(self, d: Disposition) -> None:
@@ -368,18 +436,18 @@ class Store:
             await _history.set_disposition(session, d)
 
     async def call_disposition(self, call_id: str) -> Disposition | None:
-        async with self._transaction("call disposition") as session:
+        async with self._transaction("call disposition", read_only=True) as session:
             return await _history.disposition(session, call_id)
 
     # chat (migration 0007): cti.chat.service is the caller
 
     async def chat_conversation(self, conversation_id: int) -> Conversation | None:
-        async with self._transaction("chat conversation") as session:
+        async with self._transaction("chat conversation", read_only=True) as session:
             return await _chat.conversation(session, conversation_id)
 
     async def chat_conversations_for(self, login: str) -> list[Conversation]:
         """The conversations `login` is a member of, by id."""
-        async with self._transaction("chat conversations") as session:
+        async with self._transaction("chat conversations", read_only=True) as session:
             return await _chat.conversations_for(session, login)
 
     async def chat_create_room(
@@ -456,7 +524,7 @@ class Store:
     ) -> list[Message]:
         if limit < 0:
             raise ValueError("limit must not be negative")
-        async with self._transaction("chat messages") as session:
+        async with self._transaction("chat messages", read_only=True) as session:
             return await _chat.messages(
                 session, conversation_id, after=after, before=before, limit=limit
             )
@@ -496,17 +564,17 @@ class Store:
             return await _webchats.save_webchat(session, chat, change, at, join=join, leave=leave)
 
     async def webchat(self, conversation_id: int) -> WebchatRecord | None:
-        async with self._transaction("webchat") as session:
+        async with self._transaction("webchat", read_only=True) as session:
             return await _webchats.webchat(session, conversation_id)
 
     async def webchats_open(self) -> list[WebchatRecord]:
         """The chats not ended, oldest first (read at start-up)."""
-        async with self._transaction("webchats open") as session:
+        async with self._transaction("webchats open", read_only=True) as session:
             return await _webchats.open_webchats(session)
 
     async def webchats_ended(self, f: WebchatFilter) -> list[WebchatRecord]:
         """Ended chats in `f`'s scope and filters, newest end first."""
         if f.limit < 0 or f.offset < 0:
             raise ValueError("limit and offset must not be negative")
-        async with self._transaction("webchats ended") as session:
+        async with self._transaction("webchats ended", read_only=True) as session:
             return await _webchats.ended_webchats(session, f)
