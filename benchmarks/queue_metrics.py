@@ -54,12 +54,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _cti_board_under_test import queue_name, supervisor_login  # noqa: E402
 from _cti_under_test import agent_interface, agent_login, agent_name  # noqa: E402
-from screen_pop_latency import (  # noqa: E402
+from _harness import (  # noqa: E402
+    Child,
     LoopLag,
     cpu_seconds,
     log_summary,
     percentile,
     read_log,
+    start_child,
     stop_child,
 )
 from websockets.asyncio.client import connect  # noqa: E402
@@ -157,51 +159,29 @@ def latencies(ends: Ends, screen: Screen) -> tuple[list[float], int]:
 # -- the child -----------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Child:
-    process: asyncio.subprocess.Process
-    http_port: int
-    pid: int
-
-
-async def start_child(
-    tmp: Path, ami_port: int, opts: Options, secret: str, interval: float
-) -> Child:
-    stderr = (tmp / "cti.stderr").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(CHILD),
-        "--ami-port",
-        str(ami_port),
-        "--database-url",
-        f"sqlite+aiosqlite:///{tmp / 'bench.sqlite3'}",
-        "--token-secret",
-        secret,
-        "--agents",
-        str(opts.agents),
-        "--supervisors",
-        str(opts.supervisors),
-        "--queues",
-        str(opts.queues),
-        "--board-interval",
-        str(interval),
-        "--stats-file",
-        str(tmp / "feed.json"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=stderr,
-        start_new_session=True,
+async def start_cti(tmp: Path, ami_port: int, opts: Options, secret: str, interval: float) -> Child:
+    return await start_child(
+        CHILD,
+        [
+            "--ami-port",
+            str(ami_port),
+            "--database-url",
+            f"sqlite+aiosqlite:///{tmp / 'bench.sqlite3'}",
+            "--token-secret",
+            secret,
+            "--agents",
+            str(opts.agents),
+            "--supervisors",
+            str(opts.supervisors),
+            "--queues",
+            str(opts.queues),
+            "--board-interval",
+            str(interval),
+            "--stats-file",
+            str(tmp / "feed.json"),
+        ],
+        tmp / "cti.stderr",
     )
-    stderr.close()
-    assert process.stdout is not None
-    try:
-        async with asyncio.timeout(60.0):
-            line = await process.stdout.readline()
-        ready = json.loads(line)
-    except (TimeoutError, ValueError) as exc:
-        await stop_child(process)
-        tail = read_log(tmp / "cti.stderr")[-3000:]
-        raise RuntimeError(f"the CTI did not start; its stderr:\n{tail}") from exc
-    return Child(process, int(ready["http_port"]), int(ready["pid"]))
 
 
 # -- the browsers ----------------------------------------------------------------------
@@ -349,7 +329,7 @@ async def run(opts: Options, interval: float) -> Result:
         tmp = Path(tmpdir)
         async with FakeAsterisk(agents=agents, queues=queues) as fake:
             fake.add_listener(ends.on_frames)
-            child = await start_child(tmp, fake.port, opts, secret, interval)
+            child = await start_cti(tmp, fake.port, opts, secret, interval)
             base = f"ws://127.0.0.1:{child.http_port}/ws?token="
             tasks: list[asyncio.Task[None]] = []
             lag_task = asyncio.create_task(lag.run())

@@ -1,21 +1,25 @@
 """Screen-pop latency: AgentCalled written by Asterisk -> screen_pop read by the agent's browser.
 
-Strategy: two processes, so the CTI under test has a core of its own.
+Strategy: three processes, so the CTI under test has a core of its own and
+the fake Asterisk's bursts do not delay the reading of the sockets.
   A (child, benchmarks/_cti_under_test.py): the real `CtiService` (AMI client,
     engine, uvicorn, SQLite store seeded with --agents agents PJSIP/2000...).
   B (this process, the measurer): the fake Asterisk generating queue calls at
-    --rate calls/s over those agents, plus one WebSocket client per agent.
-Both ends of every measurement are clocked in B with `time.perf_counter()`:
-the fake Asterisk's frame listener runs right after a batch is written to the
-CTI's socket (write time of each AgentCalled in it); a client stamps each
-message as it reads it. A pop is matched to its ring by (call_id = Linkedid,
-interface). Rings written during the --warmup seconds are not measured. After
-the window, traffic stops and pops get --timeout seconds to arrive; a measured
-ring without its pop by then is "lost", a pop beyond the rings of its key a
-"duplicate". The CTI's CPU time comes from /proc/<pid>/stat. B's own event
-loop lag is sampled too: it is measurement noise, printed beside the result.
+    --rate calls/s over those agents.
+  C (child, benchmarks/_ws_clients.py): one WebSocket client per agent.
+Both ends of every measurement are `time.perf_counter()`, CLOCK_MONOTONIC,
+one clock for every process of the machine: B's frame listener runs right
+after a batch is written to the CTI's socket (write time of each AgentCalled
+in it); C stamps each message as it reads it. A pop is matched to its ring
+by (call_id = Linkedid, interface). Rings written during the --warmup seconds
+are not measured. After the window, traffic stops and pops get --timeout
+seconds to arrive; a measured ring without its pop by then is "lost", a pop
+beyond the rings of its key a "duplicate". The CTI's CPU time comes from
+/proc/<pid>/stat. The loop lag of B and C is sampled too: it is measurement
+noise, printed beside the result (C's adds to the latency directly: a pop
+read late is stamped late).
 
-Tokens are minted here with the child's secret (`TokenAuth.issue`), not by
+Tokens are minted in C with the child's secret (`TokenAuth.issue`), not by
 1,000 password logins; the child hashes one password for all its agents.
 
 Run: `.venv/bin/python benchmarks/screen_pop_latency.py [--agents 1000]
@@ -26,33 +30,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
-import json
 import math
-import os
-import re
 import secrets
-import signal
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _cti_under_test import agent_interface, agent_login, agent_name  # noqa: E402
-from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
-from websockets.exceptions import ConnectionClosed  # noqa: E402
+from _harness import (  # noqa: E402
+    LoopLag,
+    WsClients,
+    cpu_seconds,
+    log_summary,
+    percentile,
+    read_log,
+    start_child,
+    stop_child,
+)
 
-from cti.config import Settings  # noqa: E402
 from cti.sim import AgentConfig, FakeAsterisk, QueueConfig, Scenario  # noqa: E402
-from cti.web.auth import TokenAuth  # noqa: E402
-from cti.web.ports import User  # noqa: E402
 
 CHILD = Path(__file__).resolve().parent / "_cti_under_test.py"
 GOAL_P99_MS = 5.0
@@ -97,10 +101,7 @@ class Tracker:
                 ring.written.append(now)
                 ring.measured.append(self.measuring)
 
-    def on_message(self, text: str, now: float) -> None:
-        if '"screen_pop"' not in text:
-            return
-        pop = json.loads(text)
+    def on_message(self, pop: dict[str, Any], now: float) -> None:
         if pop.get("type") != "screen_pop":
             return
         ring = self.rings.get((str(pop.get("call_id")), str(pop.get("interface"))))
@@ -139,165 +140,6 @@ def figures(tracker: Tracker, timeout: float) -> Figures:
     return Figures(latencies, rings, lost, late, duplicates, tracker.stray_pops)
 
 
-def percentile(ordered: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile of sorted values (nan when empty)."""
-    if not ordered:
-        return math.nan
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
-
-
-# -- the measurer's own noise ----------------------------------------------------
-
-
-@dataclass(slots=True)
-class LoopLag:
-    """How late this process's event loop wakes up from a short sleep."""
-
-    samples_ms: list[float] = field(default_factory=list)
-    recording: bool = False
-
-    async def run(self, period: float = 0.005) -> None:
-        while True:
-            start = time.perf_counter()
-            await asyncio.sleep(period)
-            if self.recording:
-                self.samples_ms.append((time.perf_counter() - start - period) * 1000.0)
-
-
-# -- process A ---------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def read_log(path: Path) -> str:
-    return path.read_text(errors="replace")
-
-
-@dataclass(slots=True)
-class Child:
-    process: asyncio.subprocess.Process
-    http_port: int
-    pid: int
-
-
-async def start_child(
-    tmp: Path, ami_port: int, agents: int, secret: str, stderr_path: Path
-) -> Child:
-    with stderr_path.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(CHILD),
-            "--ami-port",
-            str(ami_port),
-            "--database-url",
-            f"sqlite+aiosqlite:///{tmp / 'bench.sqlite3'}",
-            "--token-secret",
-            secret,
-            "--agents",
-            str(agents),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    assert process.stdout is not None
-    try:
-        async with asyncio.timeout(60.0):
-            line = await process.stdout.readline()
-        ready = json.loads(line)
-    except (TimeoutError, ValueError) as exc:
-        await stop_child(process)
-        tail = read_log(stderr_path)[-3000:]
-        raise RuntimeError(f"the CTI did not start; its stderr:\n{tail}") from exc
-    return Child(process, int(ready["http_port"]), int(ready["pid"]))
-
-
-async def stop_child(process: asyncio.subprocess.Process, grace: float = 5.0) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(grace):
-                await process.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-
-
-# -- the agents' browsers ------------------------------------------------------------
-
-
-class _NoUsers:
-    """`TokenAuth` only signs here: it never looks anyone up."""
-
-    async def authenticate(self, login: str, password: str) -> User | None:
-        return None
-
-    async def get_user(self, login: str) -> User | None:
-        return None
-
-
-async def agent_client(
-    url: str, tracker: Tracker, ready: asyncio.Future[None], gate: asyncio.Semaphore
-) -> None:
-    """One agent's socket: connect, read the hello, then stamp every message."""
-    ws: ClientConnection
-    async with gate:
-        ws = await connect(url, open_timeout=30.0, ping_interval=None, max_size=None)
-        await ws.recv()  # the hello
-    if not ready.done():
-        ready.set_result(None)
-    try:
-        while True:
-            text = await ws.recv(decode=True)
-            tracker.on_message(str(text), time.perf_counter())
-    except ConnectionClosed:
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(1.0):
-                await ws.close()
-
-
-async def connect_agents(
-    port: int, count: int, secret: str, tracker: Tracker
-) -> list[asyncio.Task[None]]:
-    auth = TokenAuth(_NoUsers(), Settings(token_secret=secret))
-    gate = asyncio.Semaphore(32)
-    loop = asyncio.get_running_loop()
-    readies: list[asyncio.Future[None]] = []
-    tasks: list[asyncio.Task[None]] = []
-    for i in range(count):
-        user = User(agent_login(i), agent_name(i), "agent", agent_interface(i))
-        token = auth.issue(user).token
-        ready: asyncio.Future[None] = loop.create_future()
-        url = f"ws://127.0.0.1:{port}/ws?token={token}"
-        tasks.append(asyncio.create_task(agent_client(url, tracker, ready, gate)))
-        readies.append(ready)
-    async with asyncio.timeout(120.0):
-        for ready, task in zip(readies, tasks, strict=True):
-            await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
-            if not ready.done():
-                task.result()  # the connection failed: raise why
-                raise RuntimeError("an agent's socket closed before its hello")
-    return tasks
-
-
-async def close_agents(tasks: list[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.wait(tasks, timeout=10.0)
-
-
-# -- the run -------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Options:
     agents: int
@@ -314,7 +156,8 @@ class Result:
     cpu_seconds: float
     calls: int
     wall: float
-    loop_lag_ms: list[float]
+    loop_lag_ms: list[float]  # B's
+    clients_lag_ms: list[float]  # C's
     cti_log: str
 
 
@@ -343,41 +186,60 @@ async def run(opts: Options) -> Result:
     with tempfile.TemporaryDirectory(prefix="cti-bench-") as tmpdir:
         tmp = Path(tmpdir)
         stderr_path = tmp / "cti.stderr"
+        args = [
+            "--database-url",
+            f"sqlite+aiosqlite:///{tmp / 'bench.sqlite3'}",
+            "--token-secret",
+            secret,
+            "--agents",
+            str(opts.agents),
+        ]
         async with FakeAsterisk(agents=agents, queues=queues) as fake:
             fake.add_listener(tracker.on_frames)
-            child = await start_child(tmp, fake.port, opts.agents, secret, stderr_path)
-            clients: list[asyncio.Task[None]] = []
+            child = await start_child(CHILD, ["--ami-port", str(fake.port), *args], stderr_path)
+            clients: WsClients | None = None
             lag_task = asyncio.create_task(lag.run())
             try:
                 async with asyncio.timeout(30.0):
                     await fake.wait_logged_in(1)
-                clients = await connect_agents(child.http_port, opts.agents, secret, tracker)
-                # The measurer's own gen-2 collections over 1,000 sockets' objects
-                # paused this loop ~100 ms, stamping pops late: park the set-up
-                # objects outside the collector's reach (B only; the CTI is as is).
+                users = [
+                    (agent_login(i), agent_name(i), "agent", agent_interface(i))
+                    for i in range(opts.agents)
+                ]
+                clients = await WsClients.start(child.http_port, secret, users, '"screen_pop"')
+                # B's full collections would hold back the frames it writes: park
+                # the set-up objects out of the collector's reach (B only).
                 gc.collect()
                 gc.freeze()
                 print(f"{opts.agents} agents connected; warming up {opts.warmup:.0f} s", flush=True)
                 fake.start_traffic(scenario(opts, agents))
                 await asyncio.sleep(opts.warmup)
                 cpu0, calls0, t0 = cpu_seconds(child.pid), fake.traffic.calls_started, time.time()
+                window = time.perf_counter()
                 tracker.measuring = lag.recording = True
                 await asyncio.sleep(opts.seconds)
                 tracker.measuring = lag.recording = False
                 cpu1, calls1, t1 = cpu_seconds(child.pid), fake.traffic.calls_started, time.time()
+                window_end = time.perf_counter()
                 fake.stop_traffic()
                 await asyncio.sleep(opts.timeout)  # the last rings' pops
+                read = await clients.stop()
+                clients = None
             finally:
                 lag_task.cancel()
-                await close_agents(clients)
+                if clients is not None:
+                    await clients.kill()
                 await stop_child(child.process)
         cti_log = read_log(stderr_path)
+    for stamp, message in read.messages:
+        tracker.on_message(message, stamp)
     return Result(
         figures(tracker, opts.timeout),
         cpu1 - cpu0,
         calls1 - calls0,
         t1 - t0,
         sorted(lag.samples_ms),
+        sorted(ms for stamp, ms in read.lag if window <= stamp <= window_end),
         cti_log,
     )
 
@@ -407,26 +269,19 @@ def report(opts: Options, result: Result) -> None:
         f"  CTI process CPU: {per_call:.2f} ms per call "
         f"({result.cpu_seconds / result.wall * 100:.0f}% of one core, {result.calls} calls)"
     )
-    lag = result.loop_lag_ms
-    print(
-        f"  measurer loop lag (noise in B): p50 {percentile(lag, 50):.2f} ms  "
-        f"p99 {percentile(lag, 99):.2f} ms  max {lag[-1] if lag else math.nan:.2f} ms"
-    )
+    for name, lag in (
+        ("clients' loop lag (noise in C, adds to latency)", result.clients_lag_ms),
+        ("fake Asterisk's loop lag (noise in B)", result.loop_lag_ms),
+    ):
+        print(
+            f"  {name}: p50 {percentile(lag, 50):.2f} ms  "
+            f"p99 {percentile(lag, 99):.2f} ms  max {lag[-1] if lag else math.nan:.2f} ms"
+        )
     log_lines = log_summary(result.cti_log)
     if log_lines:
         print("  CTI log (lines of each kind, numbers stripped):")
         for line in log_lines:
             print("    " + line)
-
-
-def log_summary(text: str, top: int = 5) -> list[str]:
-    """The CTI's most frequent log lines, with timestamps and ids folded away."""
-    kinds = Counter(
-        re.sub(r"[0-9][0-9.:,-]*", "#", line.split(" ", 2)[-1])[:110]
-        for line in text.splitlines()
-        if line and not line.startswith(" ")
-    )
-    return [f"{n:6d}  {kind}" for kind, n in kinds.most_common(top)]
 
 
 def main() -> None:

@@ -162,6 +162,7 @@ class Engine:
         self._metrics_interval = metrics_flush_interval
         # one write at a time, so an older bucket version never lands after a newer one
         self._metrics_lock = asyncio.Lock()
+        self._popped = False  # a pop was published since `run` last yielded
 
     async def run(self, stream: asyncio.Queue[StreamItem]) -> None:
         """Drain `stream` forever (cancel to stop), writing records beside it."""
@@ -178,6 +179,12 @@ class Engine:
                 while True:
                     item = await stream.get()
                     await self.handle(item)
+                    if self._popped:
+                        # A burst of events (one AMI read) is handled without a
+                        # suspension point: let the agent's socket send the pop
+                        # now, not after the rest of the burst.
+                        self._popped = False
+                        await asyncio.sleep(0)
         finally:
             if self._customers is not None:
                 await self._customers.close()
@@ -265,6 +272,7 @@ class Engine:
         for out in outputs:
             if isinstance(out, ScreenPop):
                 self.stats.pops += 1
+                self._popped = True
                 publish.publish_to_interface(out.interface, self._pop_payload(out))
             elif isinstance(out, CallAnswered):
                 self._to_recipients(out.recipients, out.to_json())

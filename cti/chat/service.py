@@ -141,6 +141,13 @@ class ChatService:
         self._clock = clock
         self._limiter = RateLimiter(self.limits.burst, self.limits.per_second)
         self._sends = 0
+        # bumped after every membership write made through this node (done or
+        # not): caches of who is in which conversation (chat presence) compare
+        # it, so a read that overlapped a write is not kept
+        self.membership_version = 0
+
+    def membership_changed(self) -> None:
+        self.membership_version += 1
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -164,9 +171,12 @@ class ChatService:
         key = direct_key(login, other)
         if not await self._user_exists(other):
             raise ChatError("not_found", "no such user", "login")
-        return await _guard(
-            self.store.chat_open_keyed(key, "direct", None, (login, other), self._now())
-        )
+        try:
+            return await _guard(
+                self.store.chat_open_keyed(key, "direct", None, (login, other), self._now())
+            )
+        finally:
+            self.membership_changed()
 
     async def team_room(self, login: str, is_admin: bool, team: str) -> Conversation:
         """The room of `team`: its members and supervisors, created the first time;
@@ -183,9 +193,12 @@ class ChatService:
             if not is_admin:
                 raise ChatError("not_allowed", "only the team's members and supervisors")
             logins.append(login)
-        return await _guard(
-            self.store.chat_open_keyed(team_key(team), "room", team, logins, self._now())
-        )
+        try:
+            return await _guard(
+                self.store.chat_open_keyed(team_key(team), "room", team, logins, self._now())
+            )
+        finally:
+            self.membership_changed()
 
     async def create_room(self, creator: str, name: object, members: Sequence[str]) -> Conversation:
         """A room with `creator` and `members` (who may decide that is the web layer's job)."""
@@ -194,7 +207,10 @@ class ChatService:
         if len(logins) > self.limits.max_room_members:
             raise ChatError("invalid", f"at most {self.limits.max_room_members} members", "members")
         await self._check_users(logins)
-        return await _guard(self.store.chat_create_room(room_name, logins, self._now()))
+        try:
+            return await _guard(self.store.chat_create_room(room_name, logins, self._now()))
+        finally:
+            self.membership_changed()
 
     async def add_members(
         self, login: str, conversation_id: int, members: Sequence[str]
@@ -205,7 +221,12 @@ class ChatService:
         if len(set(found.logins()) | set(members)) > self.limits.max_room_members:
             raise ChatError("invalid", f"at most {self.limits.max_room_members} members", "members")
         await self._check_users(members)
-        updated = await _guard(self.store.chat_add_members(conversation_id, members, self._now()))
+        try:
+            updated = await _guard(
+                self.store.chat_add_members(conversation_id, members, self._now())
+            )
+        finally:
+            self.membership_changed()
         if updated is None:
             raise ChatError("not_member", "you are not a member of this conversation")
         return updated

@@ -62,11 +62,15 @@ class FeedPublisher(Protocol):
     def publish_about_agent(
         self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
     ) -> None: ...
+    def has_audience_for_queue(self, queue: str) -> bool:
+        """False only when `publish_about_queue(queue, ...)` would reach nobody."""
+        ...
 
 
 @dataclass(slots=True)
 class FeedStats:
     boards_sent: int = 0
+    boards_unheard: int = 0  # due, but nobody would receive them: not computed
     board_changes: int = 0  # changes reported; minus boards_sent = merged away
     agents_sent: int = 0
     agent_changes: int = 0
@@ -146,6 +150,12 @@ class BoardFeed:
     def _send_boards(self, queues: Iterable[str]) -> None:
         now = self._clock()
         for queue in queues:
+            if not self._publisher.has_audience_for_queue(queue):
+                # A board costs O(members x windows) to compute: with 1,000 agents
+                # that held the loop (and the pops behind it) for milliseconds,
+                # 4 times a second, for nobody.
+                self.stats.boards_unheard += 1
+                continue
             try:
                 payload = self._source.board(queue, now).to_json()
                 self._publisher.publish_about_queue(queue, payload)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,16 +83,17 @@ def _upsert_many(dialect: str) -> Any:
     stmt = _MANY.get(dialect)
     if stmt is None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        new = insert(CallRecordRow)
-        columns = [
-            c.name for c in CallRecordRow.__table__.columns if c.name not in ("id", "call_id")
-        ]
+        # the Table, not the ORM class: a Core executemany, without the ORM's
+        # bulk-insert bookkeeping (a batch is written every few hundred ms)
+        table = cast(Table, CallRecordRow.__table__)
+        new = insert(table)
+        columns = [c.name for c in table.columns if c.name not in ("id", "call_id")]
         updates: dict[str, Any] = {name: new.excluded[name] for name in columns}
-        updates["customer_id"] = func.coalesce(new.excluded.customer_id, CallRecordRow.customer_id)
+        updates["customer_id"] = func.coalesce(new.excluded.customer_id, table.c.customer_id)
         stmt = _MANY[dialect] = new.on_conflict_do_update(
-            index_elements=[CallRecordRow.call_id],
+            index_elements=[table.c.call_id],
             set_=updates,
-            where=CallRecordRow.ended_by_resync & ~new.excluded.ended_by_resync,
+            where=table.c.ended_by_resync & ~new.excluded.ended_by_resync,
         )
     return stmt
 
@@ -115,7 +116,8 @@ async def upsert_call_records(
         return
     dialect = session.get_bind().dialect.name
     rows = [row_values(ended, customer_id) for ended, customer_id in chosen.values()]
-    await session.execute(_upsert_many(dialect), rows)
+    conn = await session.connection()
+    await conn.execute(_upsert_many(dialect), rows)
 
 
 def _to_record(row: CallRecordRow) -> CallRecord:

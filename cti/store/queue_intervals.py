@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,10 +22,9 @@ from cti.store.tables import QueueIntervalRow
 
 __all__ = ["load_queue_intervals", "save_queue_intervals"]
 
+_TABLE = cast(Table, QueueIntervalRow.__table__)
 _INTEGERS = frozenset(
-    c.name
-    for c in QueueIntervalRow.__table__.columns
-    if c.name in FIELDS and c.type.python_type is int
+    c.name for c in _TABLE.columns if c.name in FIELDS and c.type.python_type is int
 )
 _UPSERT: dict[str, Any] = {}  # dialect name -> statement
 
@@ -34,10 +33,10 @@ def _upsert(dialect: str) -> Any:
     stmt = _UPSERT.get(dialect)
     if stmt is None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        new = insert(QueueIntervalRow)
+        new = insert(_TABLE)  # the Table: a Core executemany, no ORM bookkeeping
         columns = [*FIELDS, "ring_no_answer_by_agent"]
         stmt = _UPSERT[dialect] = new.on_conflict_do_update(
-            index_elements=[QueueIntervalRow.queue, QueueIntervalRow.bucket_start],
+            index_elements=["queue", "bucket_start"],
             set_={name: new.excluded[name] for name in columns},
         )
     return stmt
@@ -59,7 +58,8 @@ async def save_queue_intervals(session: AsyncSession, buckets: Sequence[StoredBu
     if not buckets:
         return
     dialect = session.get_bind().dialect.name
-    await session.execute(_upsert(dialect), [_values(b) for b in buckets])
+    conn = await session.connection()
+    await conn.execute(_upsert(dialect), [_values(b) for b in buckets])
 
 
 async def load_queue_intervals(session: AsyncSession, since: float) -> list[StoredBucket]:

@@ -293,6 +293,10 @@ class Hub:
         supervisors = self._by_queue.get(queue)
         self._publish(admins + supervisors if supervisors else admins, payload)
 
+    def has_audience_for_queue(self, queue: str) -> bool:
+        """Would `publish_about_queue(queue, ...)` reach any stream (online or not)?"""
+        return bool(self._by_feed["admin"] or self._by_queue.get(queue))
+
     def publish_about_agent(
         self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
     ) -> None:

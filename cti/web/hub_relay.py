@@ -136,6 +136,9 @@ class HubRelay:
         self.hub.publish_about_queue(queue, payload)
         self._send(_AboutQueue(self.node_id, queue, dict(payload)))
 
+    def has_audience_for_queue(self, queue: str) -> bool:
+        return True  # supervisors on other nodes are not known here
+
     def publish_about_agent(
         self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
     ) -> None:

@@ -193,6 +193,8 @@ class WebchatService:
             self.book.put(before)
             log.warning("web chat store failed: %s", exc)
             raise ChatError("unavailable", "web chat is unavailable: the database failed") from exc
+        finally:
+            self.chat.membership_changed()  # agents join and leave with the chat
         if not saved:
             self.book.put(before)
             with_store = await _guard(self.store.webchat(chat.conversation_id))
@@ -213,11 +215,14 @@ class WebchatService:
         await self.restore()
         nonce = secrets.token_hex(12)
         login = customer_login(nonce)
-        conversation, record = await _guard(
-            self.store.webchat_open(
-                f"webchat:{nonce}", name or "Customer", login, queue, datetime.now(UTC)
+        try:
+            conversation, record = await _guard(
+                self.store.webchat_open(
+                    f"webchat:{nonce}", name or "Customer", login, queue, datetime.now(UTC)
+                )
             )
-        )
+        finally:
+            self.chat.membership_changed()
         async with self._changes:
             self.book.put(record.state())
             await self._route()

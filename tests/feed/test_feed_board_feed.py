@@ -29,8 +29,10 @@ class FakeSource:
 
     versions: dict[str, int] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
+    computed: int = 0
 
     def board(self, queue: str, now: float) -> FakeBoard:
+        self.computed += 1
         if queue in self.broken:
             raise RuntimeError("no board")
         return FakeBoard({"type": "queue_board", "queue": queue, "v": self.versions.get(queue, 0)})
@@ -40,9 +42,13 @@ class FakeSource:
 class FakePublisher:
     queues: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     agents: list[tuple[str, list[str], dict[str, Any]]] = field(default_factory=list)
+    unheard: set[str] = field(default_factory=set)  # queues nobody watches
 
     def publish_about_queue(self, queue: str, payload: Mapping[str, Any]) -> None:
         self.queues.append((queue, dict(payload)))
+
+    def has_audience_for_queue(self, queue: str) -> bool:
+        return queue not in self.unheard
 
     def publish_about_agent(
         self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
@@ -64,6 +70,23 @@ async def test_first_change_at_once_then_merged_to_the_latest_board() -> None:
     assert [p["v"] for _, p in publisher.queues] == [1, 29]  # once, the latest
     assert feed.stats.boards_sent == 2
     assert feed.stats.board_changes == 29
+    feed.close()
+
+
+async def test_a_board_nobody_would_receive_is_not_computed() -> None:
+    source, publisher = FakeSource(), FakePublisher(unheard={"night"})
+    feed = BoardFeed(source, publisher, interval=INTERVAL)
+    feed.queues_changed(["night", "support"])
+    for version in range(1, 5):
+        source.versions["night"] = source.versions["support"] = version
+        feed.queues_changed(["night", "support"])
+    await asyncio.sleep(INTERVAL * 3)
+    assert {q for q, _ in publisher.queues} == {"support"}
+    assert source.computed == feed.stats.boards_sent == 2
+    assert feed.stats.boards_unheard == 2  # at once, then the merged one
+    publisher.unheard.clear()  # a supervisor of "night" logged in
+    feed.queues_changed(["night"])
+    assert publisher.queues[-1] == ("night", {"type": "queue_board", "queue": "night", "v": 4})
     feed.close()
 
 

@@ -38,6 +38,9 @@ class Recorder:
     def publish_about_queue(self, queue: str, payload: Mapping[str, Any]) -> None:
         self.supervisors.append((f"queue:{queue}", payload))
 
+    def has_audience_for_queue(self, queue: str) -> bool:
+        return True
+
     def publish_about_agent(
         self, interface: str, queues: Iterable[str], payload: Mapping[str, Any]
     ) -> None:

@@ -144,3 +144,13 @@ def test_a_changed_scope_moves_the_user_between_indexes(hub: Hub) -> None:
     conn = hub.attach(demoted)
     hub.publish_about_queue("billing", {"type": "queue_state", "queue": "billing"})
     assert bodies(conn) == []
+
+
+def test_a_queue_has_an_audience_once_an_admin_or_its_supervisor_registered(hub: Hub) -> None:
+    hub.attach(ALICE)  # an agent: never receives boards
+    assert not hub.has_audience_for_queue("support")
+    hub.attach(DAVE)  # supervises billing
+    assert hub.has_audience_for_queue("billing")
+    assert not hub.has_audience_for_queue("support")
+    hub.attach(ROOT)  # an admin hears every queue
+    assert hub.has_audience_for_queue("support")

@@ -1,0 +1,170 @@
+"""What the CTI benchmarks share: the child CTI process, its CPU, the client
+process, percentiles and the measurer's own noise.
+
+Not meant to be run by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import re
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+WS_CLIENTS = Path(__file__).resolve().parent / "_ws_clients.py"
+
+
+def percentile(ordered: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of sorted values (nan when empty)."""
+    if not ordered:
+        return math.nan
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+@dataclass(slots=True)
+class LoopLag:
+    """How late this process's event loop wakes up from a short sleep."""
+
+    samples_ms: list[float] = field(default_factory=list)
+    recording: bool = False
+
+    async def run(self, period: float = 0.005) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(period)
+            if self.recording:
+                self.samples_ms.append((time.perf_counter() - start - period) * 1000.0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def read_log(path: Path) -> str:
+    return path.read_text(errors="replace")
+
+
+def log_summary(text: str, top: int = 5) -> list[str]:
+    """The CTI's most frequent log lines, with timestamps and ids folded away."""
+    kinds = Counter(
+        re.sub(r"[0-9][0-9.:,-]*", "#", line.split(" ", 2)[-1])[:110]
+        for line in text.splitlines()
+        if line and not line.startswith(" ")
+    )
+    return [f"{n:6d}  {kind}" for kind, n in kinds.most_common(top)]
+
+
+# -- the CTI under test, in a process of its own ---------------------------------------
+
+
+@dataclass(slots=True)
+class Child:
+    process: asyncio.subprocess.Process
+    http_port: int
+    pid: int
+
+
+async def start_child(script: Path, args: Sequence[str], stderr_path: Path) -> Child:
+    """Start `script args`; it prints `{"http_port", "pid"}` once it listens."""
+    with stderr_path.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(script),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    assert process.stdout is not None
+    try:
+        async with asyncio.timeout(60.0):
+            line = await process.stdout.readline()
+        ready = json.loads(line)
+    except (TimeoutError, ValueError) as exc:
+        await stop_child(process)
+        tail = read_log(stderr_path)[-3000:]
+        raise RuntimeError(f"the CTI did not start; its stderr:\n{tail}") from exc
+    return Child(process, int(ready["http_port"]), int(ready["pid"]))
+
+
+async def stop_child(process: asyncio.subprocess.Process, grace: float = 5.0) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(grace):
+                await process.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+# -- the browsers, in a process of their own (benchmarks/_ws_clients.py) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientsReport:
+    messages: list[tuple[float, Any]]  # (read stamp, parsed message), in read order
+    lag: list[tuple[float, float]]  # (stamp, ms late) of the clients' loop
+
+
+class WsClients:
+    """One WebSocket per user, read by `_ws_clients.py`; see its docstring."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    @classmethod
+    async def start(
+        cls, port: int, secret: str, users: Sequence[tuple[str, str, str, str]], match: str
+    ) -> WsClients:
+        """Connect every user (login, name, role, interface); keep messages holding `match`."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(WS_CLIENTS),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 30,  # the report is one (long) line
+            start_new_session=True,
+        )
+        assert process.stdin is not None
+        assert process.stdout is not None
+        config = {"port": port, "secret": secret, "users": list(users), "match": match}
+        process.stdin.write(json.dumps(config).encode() + b"\n")
+        await process.stdin.drain()
+        async with asyncio.timeout(180.0):
+            line = await process.stdout.readline()
+        if not line:
+            await process.wait()
+            raise RuntimeError(f"the client process failed (exit {process.returncode})")
+        return cls(process)
+
+    async def stop(self) -> ClientsReport:
+        process = self._process
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(b"stop\n")
+        await process.stdin.drain()
+        async with asyncio.timeout(60.0):
+            line = await process.stdout.readline()
+            await process.wait()
+        report = json.loads(line)
+        messages = [(float(t), m) for t, m in report["messages"]]
+        return ClientsReport(messages, [(float(t), float(ms)) for t, ms in report["lag"]])
+
+    async def kill(self) -> None:
+        await stop_child(self._process, grace=1.0)
