@@ -190,6 +190,9 @@ class Hub:
         self.send_queue = send_queue
         self.stream_id = stream_id or secrets.token_hex(6)
         self.stats = HubStats()
+        # told the logins of every publish_to_logins (chat deliveries): wakes
+        # the web chat sockets of customers, who have no stream (cti.web.nudges)
+        self.on_logins: Callable[[Iterable[str]], None] | None = None
         self._streams: dict[str, _Stream] = {}  # by login
         self._by_interface: dict[str, list[_Stream]] = {}
         self._by_feed: dict[str, list[_Stream]] = {role: [] for role in ROLES}
@@ -274,8 +277,11 @@ class Hub:
         Users who have not logged in since start-up have no stream and are
         skipped (chat: the store holds the message; they fetch it by seq)."""
         streams = self._streams
-        found = [s for s in (streams.get(login) for login in dict.fromkeys(logins)) if s]
+        unique = dict.fromkeys(logins)
+        found = [s for s in (streams.get(login) for login in unique) if s]
         self._publish(found, payload)
+        if self.on_logins is not None:
+            self.on_logins(unique)
 
     def online(self, login: str) -> User | None:
         """The user if they have at least one open socket, else None."""

@@ -13,11 +13,13 @@ conversation the chat service answers 403 not_member.
 Every message goes through `ChatService` (stored before acknowledged,
 numbered, rate-limited per sender). Agents get customer messages as
 `chat_message` hub events like any chat; the customer's socket
-(`/ws/webchat?token=`) reads its conversation from the store every
-`POLL_SECONDS` (the store is the truth; this also works with several nodes)
-and is told `chat_assigned` / `chat_ended`. Routing (cti.chat.routing) is
-re-run on a start, an end, a transfer and on each poll tick of a waiting
-customer, which is how an agent freeing up gets the waiting chat. The chats'
+(`/ws/webchat?token=`) reads its conversation from the store (the store is
+the truth) when poked, by a delivery to the conversation (from this node or
+relayed from another) or a change of the chat (cti.web.nudges), else every
+`RECHECK_SECONDS`, and is told `chat_assigned` / `chat_ended`. Routing
+(cti.chat.routing) is re-run on a start, an end, a transfer and every
+`WAITING_RECHECK_SECONDS` while a customer waits, which is how an agent
+freeing up gets the waiting chat. The chats'
 state is stored before anyone is told (cti.web.webchat_service), and ended
 chats are listed with their dispositions, scoped like call history.
 
@@ -54,7 +56,8 @@ from cti.web.routes_history import parse_bound
 from cti.web.webchat_service import CustomerToken, WebchatService, WebchatStore, customer_login
 
 __all__ = [
-    "POLL_SECONDS",
+    "RECHECK_SECONDS",
+    "WAITING_RECHECK_SECONDS",
     "CustomerToken",
     "WebchatCommands",
     "WebchatService",
@@ -63,7 +66,10 @@ __all__ = [
     "customer_login",
 ]
 
-POLL_SECONDS: Final = 0.25
+# A customer's socket reads its conversation when poked (a delivery to the
+# conversation, a change of the chat: cti.web.nudges), else after these:
+WAITING_RECHECK_SECONDS: Final = 1.0  # routing again: an agent may have freed up
+RECHECK_SECONDS: Final = 5.0  # what only another node knows (several nodes)
 CLOSE_UNAUTHORIZED: Final = 4401
 _PREFIX = "/api/webchat"
 # Embeddable (no frame-ancestors), but scripts only from here and no plugins.
@@ -417,28 +423,35 @@ async def _serve_customer(
 
     async def pusher() -> None:
         last, told = after, None
-        await send(
-            {"type": "hello", "conversation": cid, **_state_json(await webchat.state_of(cid))}
-        )
-        while True:
-            chat = await webchat.state_of(cid)
-            if chat is not None and chat.agent is None and not chat.ended:
-                await webchat.route()
-            page = await webchat.chat.history(login, cid, after=last, limit=100)
-            for message in page.messages:
-                await send({"type": "chat_message", "message": message.to_json()})
-                last = message.seq
-            shown = _state_json(await webchat.state_of(cid))
-            if shown != told:
-                told = shown
-                if shown["state"] == "assigned":
-                    await send({"type": "chat_assigned", "agent": shown["agent"]})
-                elif shown["state"] == "ended":
-                    await send({"type": "chat_ended"})
-                elif shown["state"] == "waiting":
-                    await send({"type": "chat_waiting"})
-            if not page.more:
-                await asyncio.sleep(POLL_SECONDS)
+        with webchat.nudges.watch(login) as poked:
+            await send(
+                {"type": "hello", "conversation": cid, **_state_json(await webchat.state_of(cid))}
+            )
+            while True:
+                poked.clear()  # before reading: a poke from here on means read again
+                chat = await webchat.state_of(cid)
+                if chat is not None and chat.agent is None and not chat.ended:
+                    await webchat.route()
+                page = await webchat.chat.history(login, cid, after=last, limit=100)
+                for message in page.messages:
+                    await send({"type": "chat_message", "message": message.to_json()})
+                    last = message.seq
+                shown = _state_json(await webchat.state_of(cid))
+                if shown != told:
+                    told = shown
+                    if shown["state"] == "assigned":
+                        await send({"type": "chat_assigned", "agent": shown["agent"]})
+                    elif shown["state"] == "ended":
+                        await send({"type": "chat_ended"})
+                    elif shown["state"] == "waiting":
+                        await send({"type": "chat_waiting"})
+                if page.more:
+                    continue
+                waiting = shown["state"] == "waiting"
+                recheck = WAITING_RECHECK_SECONDS if waiting else RECHECK_SECONDS
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(recheck):
+                        await poked.wait()
 
     tasks = [asyncio.create_task(reader()), asyncio.create_task(pusher())]
     try:

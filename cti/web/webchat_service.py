@@ -38,6 +38,7 @@ from cti.chat.webchats import WebchatChange, WebchatFilter, WebchatRecord
 from cti.config import Settings
 from cti.store.errors import StoreError  # a leaf module: no SQLAlchemy here
 from cti.web.hub import Hub
+from cti.web.nudges import Nudges
 from cti.web.ports import StateView, User
 
 __all__ = ["CustomerToken", "WebchatService", "WebchatStore", "customer_login"]
@@ -129,6 +130,9 @@ class WebchatService:
         # told every chat's state once stored, and the open ones restored (cti.app:
         # the chat load that counts toward occupancy, cti.metrics.chat_load)
         self.on_change: Callable[[WebchatState], None] | None = None
+        # customers' sockets wait on these (the hub pokes chat deliveries too)
+        self.nudges = Nudges()
+        hub.on_logins = self.nudges.poke
 
     def queues(self) -> set[str]:
         return {q.name for q in self._state.queues()}
@@ -202,6 +206,7 @@ class WebchatService:
                 self.book.put(with_store.state())  # the stored truth, in its place
             raise ChatError("not_allowed", "the chat changed meanwhile: look again")
         chat.version += 1
+        self.nudges.poke([chat.customer])  # its socket tells the customer
         if self.on_change is not None:
             self.on_change(chat)
 

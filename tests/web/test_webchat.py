@@ -4,6 +4,7 @@ least-loaded available agent, waiting, transfer, end with a disposition."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import chat_rig
@@ -175,3 +176,28 @@ async def test_waiting_least_loaded_transfer_and_end(chat_db: str) -> None:
         await send(bob, type="webchat_transfer", id="t1", conversation=first, queue="support")
         late = await recv_type(bob, "webchat_result")
         assert (late["ok"], late["status"]) == (False, 404)  # ended: no open chat
+
+
+async def test_an_idle_customer_socket_reads_the_store_only_when_poked(chat_db: str) -> None:
+    async with webchat_node(chat_db) as node, open_ws(node.chat, ALICE) as alice:
+        token, cid = await start(node)
+        await recv_type(alice, "chat_offer")
+        service = node.webchat.chat
+        history = service.history
+        reads = 0
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return await history(*args, **kwargs)
+
+        service.history = counted  # type: ignore[method-assign]
+        async with node.customer_ws(token) as customer:
+            await customer_frame(customer, "chat_assigned")
+            reads_when_assigned = reads
+            await asyncio.sleep(1.5)  # idle: no delivery, no change
+            assert reads - reads_when_assigned <= 1
+            await send(alice, type="chat_send", id="a1", conversation=cid, text="Hi there")
+            # poked by the delivery: well before the 5 s re-read
+            got = await recv_type(customer, "chat_message", wait=1.0)
+            assert got["message"]["text"] == "Hi there"
