@@ -201,3 +201,21 @@ async def test_an_idle_customer_socket_reads_the_store_only_when_poked(chat_db: 
             # poked by the delivery: well before the 5 s re-read
             got = await recv_type(customer, "chat_message", wait=1.0)
             assert got["message"]["text"] == "Hi there"
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(
+    chat_db: str,
+) -> None:
+    # the test's proxy is on 127.0.0.1, which uvicorn trusts by default
+    async with webchat_node(chat_db) as node, node.customer() as http:
+
+        async def start_from(ip: str) -> int:
+            r = await http.post(
+                "/api/webchat/start",
+                json={"queue": "support"},
+                headers={"X-Forwarded-For": ip},
+            )
+            return r.status_code
+
+        assert [await start_from("203.0.113.7") for _ in range(6)] == [201] * 5 + [429]
+        assert await start_from("198.51.100.9") == 201  # another customer, not limited
