@@ -147,6 +147,22 @@ class CtiService:
         # to, and come from, the other nodes' hubs through the relay.
         bus = bus_from_settings(settings)
         await bus.start()  # BusUnavailableError: the configured broker is down
+        try:
+            return await cls._assemble(settings, store, model, metrics, hub, bus)
+        except BaseException:  # the broker connection must not outlive a failed start
+            await bus.aclose()
+            raise
+
+    @classmethod
+    async def _assemble(
+        cls,
+        settings: Settings,
+        store: Store,
+        model: Model,
+        metrics: QueueMetrics,
+        hub: Hub,
+        bus: EventBus,
+    ) -> CtiService:
         relay = HubRelay(hub, bus) if settings.bus_url else None
         if relay is not None:
             await relay.start()
