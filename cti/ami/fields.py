@@ -24,7 +24,7 @@ plainness: a key that occurs once in the text can only be on its one line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, TypeVar, overload
 
 if TYPE_CHECKING:
@@ -208,6 +208,11 @@ class FrameFields(Mapping[str, str]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.full())
+
+    def items(self) -> ItemsView[str, str]:
+        # the dict's own view: Mapping's would look every key up again
+        # (an IVR UserEvent walks all its headers)
+        return self.full().items()
 
     def __len__(self) -> int:
         return len(self.full())
