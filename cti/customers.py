@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from cti.ids import CallId, Interface
+from cti.store.errors import StoreError  # a leaf module: no SQLAlchemy here
 
 __all__ = ["CustomerCache", "CustomerFound", "CustomerKey", "CustomerLookup"]
 
@@ -168,8 +169,17 @@ class CustomerCache:
         try:
             async with asyncio.timeout(self._timeout):
                 customer = await self._lookup(key)
-        except Exception:
-            # not cached: the next call from this number tries again
+        except (TimeoutError, StoreError) as exc:
+            # Expected when the database is slow or down: one line, no traceback
+            # (formatting one per call cost more CPU than the look-ups, under
+            # load). Not cached: the next call from this number tries again.
+            self.failures += 1
+            reason = (
+                f"no answer within {self._timeout:g}s" if isinstance(exc, TimeoutError) else exc
+            )
+            log.warning("customer look-up failed for %r: %s", key, reason)
+            return True, None
+        except Exception:  # a bug of ours: say where
             self.failures += 1
             log.warning("customer look-up failed for %r", key, exc_info=True)
             return True, None

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import pytest
 from trace_paths import TRACES
 
 from cti.ami.protocol import AmiParser, Event
@@ -15,6 +17,7 @@ from cti.customers import CustomerKey
 from cti.engine import Engine
 from cti.model.model import Model
 from cti.model.outputs import CallEnded
+from cti.store.errors import StoreError
 
 ALICE = "PJSIP/1001"
 GRACE = {"id": 1, "name": "Grace Hopper", "account": "23456", "notes": "", "phones": []}
@@ -240,3 +243,26 @@ async def test_the_pops_customer_stays_with_the_call_after_the_cache_forgets() -
     assert [p["customer"] for p in publisher.of_type("call_ended")] == [GRACE, GRACE]
     assert saved == [(publisher.of_type("screen_pop")[0]["call_id"], 1)]
     assert len(directory.asked) == asked  # no second look-up for the record
+
+
+@pytest.mark.parametrize(
+    ("error", "traceback_logged"),
+    [(StoreError("database is down"), False), (ValueError("a bug of ours"), True)],
+)
+async def test_an_expected_lookup_failure_is_one_line_a_bug_keeps_its_traceback(
+    caplog: pytest.LogCaptureFixture, error: Exception, traceback_logged: bool
+) -> None:
+    publisher = Publisher()
+
+    async def failing(key: CustomerKey) -> dict[str, Any] | None:
+        raise error
+
+    engine = Engine(model=Model(), publisher=publisher, lookup_customer=failing)
+    with caplog.at_level(logging.WARNING, logger="cti.customers"):
+        await feed(engine, trace_events("queue_answered.jsonl"))
+        await eventually(lambda: bool(publisher.of_type("call_customer")))
+    failures = [r for r in caplog.records if "look-up failed" in r.getMessage()]
+    assert failures
+    assert all((r.exc_info is not None) is traceback_logged for r in failures)
+    if not traceback_logged:
+        assert "database is down" in failures[0].getMessage()
