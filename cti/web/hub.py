@@ -30,14 +30,14 @@ so a publish costs a few dict look-ups, not a scan of every supervisor.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any, Final, Literal
+
+import msgspec
 
 from cti.web.ports import ROLES, User
 from cti.web.schemas import HelloEvent, ResyncEvent, UserSchema
@@ -60,23 +60,21 @@ _RESERVED = ("seq", "stream_id")
 _ResyncReason = Literal["since_too_old", "stream_changed", "since_ahead"]
 
 
-def _json_default(value: object) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
+def _unencodable(value: object) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-# One encoder for the process: json.dumps with options builds a new one per call.
-_ENCODER = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, check_circular=False, default=_json_default
-)
+# msgspec (already decoding ARI): 8x faster than json's encoder on our payloads
+# (1.3 vs 11 us for a queue board), the same compact UTF-8 text; every
+# payload of the web and e2e tests encoded byte for byte as json did. It
+# encodes tuples and sets as arrays itself; a datetime (none is published
+# today: payloads carry ISO strings) would end in "Z", not "+00:00".
+_ENCODER = msgspec.json.Encoder(enc_hook=_unencodable)
 
 
 def encode(payload: Mapping[str, Any]) -> str:
     """Compact JSON for one payload; UTF-8 text is kept as is ("José")."""
-    return _ENCODER.encode(payload)
+    return _ENCODER.encode(payload).decode()
 
 
 def frame(seq: int, stream_id: str, body: str) -> str:
