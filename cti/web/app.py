@@ -129,11 +129,12 @@ def create_app(
     current_user = Depends(bearer_user(auth))
     presence_of = hub_presence(hub, state)
     # chat presence pushed live (docs/chat.md); cti.app feeds it the agent states
-    presence = (
-        PresenceNotifier(presence_of, chat_watchers(chat), chat.delivery, hub)
-        if chat is not None
-        else None
-    )
+    presence: PresenceNotifier | None = None
+    if chat is not None:
+        watchers = chat_watchers(chat)
+        presence = PresenceNotifier(
+            presence_of, watchers, chat.delivery, hub, known_watchers=watchers.cached
+        )
     app.state.presence = presence
 
     def position(user: User) -> StreamPosition:

@@ -72,9 +72,14 @@ class PresenceNotifier:
         watchers: Watchers,
         delivery: ChatDelivery,
         hub: _OnlineAt,
+        *,
+        known_watchers: Callable[[str], frozenset[str] | None] | None = None,
     ) -> None:
+        """`known_watchers`: the watchers of a login if known without a store read
+        (CachedWatchers.cached), else None."""
         self._presence = presence
         self._watchers = watchers
+        self._known = known_watchers
         self._delivery = delivery
         self._hub = hub
         self._current: dict[str, str] = {}  # login -> presence now (absent: offline)
@@ -108,6 +113,12 @@ class PresenceNotifier:
         if login in self._running:
             self._dirty.add(login)
         elif presence != self._pushed.get(login, OFFLINE):
+            known = self._known(login) if self._known is not None else None
+            if known is not None and not known - {login}:
+                # Nobody to tell (most agents have no chats): no task, no store
+                # read; a watcher added later hears the next change.
+                self._record_pushed(login, presence)
+                return
             task = asyncio.get_running_loop().create_task(
                 self._push(login), name=f"cti-presence-{login}"
             )
@@ -138,13 +149,16 @@ class PresenceNotifier:
         now = self.current(login)
         if now == self._pushed.get(login, OFFLINE):
             return  # changed and changed back while we read the store
-        if now == OFFLINE:
-            self._pushed.pop(login, None)
-        else:
-            self._pushed[login] = now
+        self._record_pushed(login, now)
         if watchers:
             self._delivery.publish_to_logins(watchers, presence_event(login, now))
             self.pushed += 1
+
+    def _record_pushed(self, login: str, presence: str) -> None:
+        if presence == OFFLINE:
+            self._pushed.pop(login, None)
+        else:
+            self._pushed[login] = presence
 
     async def aclose(self) -> None:
         """Cancel the pushes in flight and start no more (shutdown)."""
@@ -182,12 +196,7 @@ class _Conversations(Protocol):
 WATCHERS_TTL: Final = 60.0
 
 
-def chat_watchers(
-    chat: _Conversations,
-    *,
-    ttl: float = WATCHERS_TTL,
-    clock: Callable[[], float] = time.monotonic,
-) -> Watchers:
+class CachedWatchers:
     """Who may see a login's presence: the members of their conversations (as REST).
 
     Cached per login: agent states change several times a call, and reading
@@ -196,17 +205,47 @@ def chat_watchers(
     `chat.membership_version` is the one read before the store was asked and
     for at most `ttl` seconds.
     """
-    cache: dict[str, tuple[int, float, frozenset[str]]] = {}
 
-    async def watchers(login: str) -> frozenset[str]:
-        version, now = chat.membership_version, clock()
-        hit = cache.get(login)
-        if hit is not None and hit[0] == version and now - hit[1] < ttl:
+    def __init__(
+        self,
+        chat: _Conversations,
+        *,
+        ttl: float = WATCHERS_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._chat = chat
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[int, float, frozenset[str]]] = {}
+
+    def cached(self, login: str) -> frozenset[str] | None:
+        """The watchers if known and still valid, without a store read; else None."""
+        hit = self._cache.get(login)
+        if (
+            hit is not None
+            and hit[0] == self._chat.membership_version
+            and self._clock() - hit[1] < self._ttl
+        ):
             return hit[2]
-        found = frozenset(m for c in await chat.conversations(login) for m in c.logins())
-        if len(cache) > 100_000:  # logins come and go: bound the cache
-            cache.clear()
-        cache[login] = (version, now, found)
+        return None
+
+    async def __call__(self, login: str) -> frozenset[str]:
+        known = self.cached(login)
+        if known is not None:
+            return known
+        version, now = self._chat.membership_version, self._clock()
+        found = frozenset(m for c in await self._chat.conversations(login) for m in c.logins())
+        if len(self._cache) > 100_000:  # logins come and go: bound the cache
+            self._cache.clear()
+        self._cache[login] = (version, now, found)
         return found
 
-    return watchers
+
+def chat_watchers(
+    chat: _Conversations,
+    *,
+    ttl: float = WATCHERS_TTL,
+    clock: Callable[[], float] = time.monotonic,
+) -> CachedWatchers:
+    """`CachedWatchers` of `chat` (see there)."""
+    return CachedWatchers(chat, ttl=ttl, clock=clock)
