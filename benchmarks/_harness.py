@@ -78,8 +78,9 @@ class Child:
 
 
 async def start_child(script: Path, args: Sequence[str], stderr_path: Path) -> Child:
-    """Start `script args`; it prints `{"http_port", "pid"}` once it listens."""
-    with stderr_path.open("wb") as stderr:
+    """Start `script args`; it prints `{"http_port", "pid"}` once it listens.
+    Its stderr is appended to `stderr_path` (several children may share one)."""
+    with stderr_path.open("ab") as stderr:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(script),

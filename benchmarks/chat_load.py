@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import math
 import secrets
-import signal
 import sys
 import tempfile
 import time
@@ -45,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 from _cti_under_test import agent_interface, agent_login, agent_name  # noqa: E402
+from _harness import percentile, start_child, stop_child  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
@@ -96,43 +94,14 @@ class _NoUsers:
 async def start_node(
     db_url: str, secret: str, agents: int, seed: bool, opts: argparse.Namespace, log: Path
 ) -> Node:
-    bus_url = opts.bus_url
-    argv = [str(CHILD), "--database-url", db_url, "--token-secret", secret]
-    argv += ["--agents", str(agents)] + (["--seed"] if seed else [])
+    args = ["--database-url", db_url, "--token-secret", secret]
+    args += ["--agents", str(agents)] + (["--seed"] if seed else [])
     if opts.no_rate_limit:
-        argv.append("--no-rate-limit")
-    if bus_url:
-        argv += ["--bus-url", bus_url]
-    with log.open("ab") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *argv,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    assert process.stdout is not None
-    try:
-        async with asyncio.timeout(60.0):
-            ready = json.loads(await process.stdout.readline())
-    except (TimeoutError, ValueError) as exc:
-        await stop_node(process)
-        tail = (await asyncio.to_thread(log.read_text))[-3000:]
-        raise RuntimeError(f"node did not start:\n{tail}") from exc
-    return Node(process, int(ready["http_port"]))
-
-
-async def stop_node(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(5.0):
-                await process.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+        args.append("--no-rate-limit")
+    if opts.bus_url:
+        args += ["--bus-url", opts.bus_url]
+    child = await start_child(CHILD, args, log)
+    return Node(child.process, child.http_port)
 
 
 def user(i: int) -> User:
@@ -197,13 +166,6 @@ async def connect_all(
         asyncio.create_task(read(ws, me, tracker)) for ws, me in zip(sockets, logins, strict=True)
     ]
     return sockets, readers
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 async def verify_store(node: Node, tokens: list[str], conversations: list[int]) -> Counter[str]:
@@ -297,7 +259,7 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
             store = await verify_store(b, tokens, conversations)
         finally:
             for node in {id(a): a, id(b): b}.values():
-                await stop_node(node.process)
+                await stop_child(node.process)
     measured = sorted(tracker.measured)
     lost = sum(1 for n in measured if tracker.delivered[n] == 0)
     duplicates = sum(max(0, c - 1) for c in tracker.delivered.values())
@@ -316,9 +278,9 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         "lost": lost,
         "duplicates": duplicates,
         "delivery_ms": {
-            p: round(percentile(tracker.latency, p) * 1000, 2) for p in (50, 95, 99, 100)
+            p: round(percentile(sorted(tracker.latency), p) * 1000, 2) for p in (50, 95, 99, 100)
         },
-        "ack_ms": {p: round(percentile(acks, p) * 1000, 2) for p in (50, 99)},
+        "ack_ms": {p: round(percentile(sorted(acks), p) * 1000, 2) for p in (50, 99)},
         "stored": store["stored"],
         "store_gaps": store["gaps"],
         "acked_not_stored": max(0, len(tracker.acks) - store["stored"]),
