@@ -372,10 +372,11 @@ def _entries() -> list[_Entry]:
             _sample_board(),
             "the supervisors whose scope holds the queue, and admins; never agents",
             "A queue's live board changed (a call joined, left or ended, a member's state "
-            "changed). At most 4 per second per queue: the first change is sent at once, "
-            "later ones within 250 ms are merged into one board sent when the 250 ms are "
-            "over (the latest state is always sent). `agent_state` to supervisors is "
-            "limited the same way per agent. Snapshot: `GET /api/queues/metrics`.",
+            "changed). At most 4 per second per queue: the first change is sent at once "
+            "(with the other events Asterisk reported with it), later ones within 250 ms "
+            "are merged into one board sent when the 250 ms are over (the latest state is "
+            "always sent). `agent_state` to supervisors is limited the same way per agent. "
+            "Snapshot: `GET /api/queues/metrics`.",
         ),
         _schema_entry(
             CommandResultEvent(

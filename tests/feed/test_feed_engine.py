@@ -74,6 +74,7 @@ async def test_a_pause_flap_reaches_supervisors_twice_and_the_agent_every_time()
             return model.apply(event, at)
 
         await engine.apply_now(step)
+        await asyncio.sleep(0)  # one AMI read each: the engine waits for the next
     own = [p["state"] for p in publisher.own if p["type"] == "agent_state"]
     assert own == ["paused", "available"] * 10  # the agent: every change
     await asyncio.sleep(INTERVAL * 3)
