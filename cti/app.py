@@ -15,7 +15,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,7 +30,7 @@ from cti.bus import EventBus, bus_from_settings
 from cti.chat import ChatService
 from cti.config import Settings
 from cti.control import CallControl
-from cti.customers import CustomerKey, CustomerLookup
+from cti.customers import CustomerKey, CustomerLookup, LookupBatcher
 from cti.engine import Engine
 from cti.feed import BoardFeed
 from cti.history import HistoryService
@@ -58,10 +58,21 @@ _FLUSH_TIMEOUT = 10.0  # seconds to write the queued call records at shutdown
 
 
 def customer_lookup(store: Store) -> CustomerLookup:
-    """The store as the engine's CustomerLookup (one CustomerKey in, a JSON dict out)."""
+    """The store as the engine's CustomerLookup (one CustomerKey in, a JSON dict out);
+    the look-ups of several calls share a query (cti.customers.LookupBatcher)."""
+
+    async def lookup_many(keys: Sequence[CustomerKey]) -> list[dict[str, Any] | None]:
+        found = await store.lookup_customers([(key.account, key.phone) for key in keys])
+        return [record.to_json() if record is not None else None for record in found]
+
+    batched = LookupBatcher(lookup_many)
 
     async def lookup(key: CustomerKey) -> dict[str, Any] | None:
-        return await store.lookup_customer_json(key.account, key.phone, customer_id=key.customer_id)
+        if key.customer_id is not None:  # a data dip's answer: rare, and by primary key
+            return await store.lookup_customer_json(
+                key.account, key.phone, customer_id=key.customer_id
+            )
+        return await batched(key)
 
     return lookup
 

@@ -12,6 +12,13 @@ When it is not, the pop leaves at once marked `customer_pending` and a
 The cache is keyed by `CustomerKey` (the data dip's customer id, the account
 typed in the IVR, the caller number), bounded, and entries expire so edits to
 a customer show up on later calls.
+
+Since look-ups start seconds before they are needed, they can also wait a
+little to share a query: `LookupBatcher` gathers the keys asked for within
+`linger` (20 ms) into one. A look-up cost 0.7 ms of CPU, most of it the trip
+to the database and back (pool, driver thread), not the query: at 100
+calls/s (two look-ups a call, by number, then by the account typed) that was
+14% of a core, and a query for ten keys costs about what one did.
 """
 
 from __future__ import annotations
@@ -20,14 +27,21 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from cti.ids import CallId, Interface
 from cti.store.errors import StoreError  # a leaf module: no SQLAlchemy here
 
-__all__ = ["CustomerCache", "CustomerFound", "CustomerKey", "CustomerLookup"]
+__all__ = [
+    "CustomerCache",
+    "CustomerFound",
+    "CustomerKey",
+    "CustomerLookup",
+    "LookupBatcher",
+    "ManyCustomersLookup",
+]
 
 log = logging.getLogger("cti.customers")
 
@@ -55,6 +69,8 @@ class CustomerKey(NamedTuple):
 
 # key -> JSON-ready customer record, or None
 CustomerLookup = Callable[[CustomerKey], Awaitable[dict[str, Any] | None]]
+# the same for several keys at once, answers in the keys' order
+ManyCustomersLookup = Callable[[Sequence[CustomerKey]], Awaitable[Sequence[dict[str, Any] | None]]]
 _Key = CustomerKey
 _Outcome = tuple[bool, dict[str, Any] | None]  # (failed, customer)
 
@@ -199,3 +215,69 @@ def _same_customer(key: CustomerKey, found: dict[str, Any]) -> bool:
     if key.customer_id is not None:
         return found.get("id") == key.customer_id
     return found.get("account") == key.account
+
+
+class LookupBatcher:
+    """A `CustomerLookup` whose keys asked for within `linger` seconds share one
+    `lookup_many` call (at most `max_batch` keys each).
+
+    A caller that gives up (its time-out cancels the wait) leaves the batch
+    without harm; a failed query fails every look-up of its batch, each of
+    which the cache logs and does not keep, as a single failed look-up.
+    """
+
+    def __init__(
+        self, lookup_many: ManyCustomersLookup, *, linger: float = 0.02, max_batch: int = 100
+    ) -> None:
+        self._lookup_many = lookup_many
+        self._linger = linger
+        self._max_batch = max_batch
+        self._waiting: list[tuple[CustomerKey, asyncio.Future[dict[str, Any] | None]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._queries: set[asyncio.Task[None]] = set()  # held: the loop keeps weak references
+        self.batches = 0
+
+    async def __call__(self, key: CustomerKey) -> dict[str, Any] | None:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[dict[str, Any] | None] = loop.create_future()
+        self._waiting.append((key, answer))
+        if len(self._waiting) >= self._max_batch:
+            self._send()
+        elif self._timer is None:
+            self._timer = loop.call_later(self._linger, self._send)
+        return await answer
+
+    def _send(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._waiting = self._waiting, []
+        task = asyncio.get_running_loop().create_task(self._query(batch), name="cti-customers")
+        self._queries.add(task)
+        task.add_done_callback(self._queries.discard)
+
+    async def _query(
+        self, batch: list[tuple[CustomerKey, asyncio.Future[dict[str, Any] | None]]]
+    ) -> None:
+        live = [(key, answer) for key, answer in batch if not answer.done()]
+        if not live:
+            return
+        self.batches += 1
+        try:
+            found = await self._lookup_many([key for key, _ in live])
+            if len(found) != len(live):
+                raise RuntimeError(f"{len(found)} answers for {len(live)} customer keys")
+        except BaseException as exc:
+            for _, answer in live:
+                if answer.done():
+                    continue
+                if isinstance(exc, Exception):
+                    answer.set_exception(exc)
+                else:  # cancelled (shutting down): so are the waits
+                    answer.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, answer), customer in zip(live, found, strict=True):
+            if not answer.done():
+                answer.set_result(customer)

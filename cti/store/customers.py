@@ -8,7 +8,7 @@ without the NANP country code (see `cti.store.phones`), the exact form first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Select, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -17,7 +17,14 @@ from cti.store.phones import normalize_phone, phone_candidates
 from cti.store.records import CustomerRecord
 from cti.store.tables import Customer, CustomerPhone
 
-__all__ = ["customer_by_id", "insert_customer", "lookup_customer", "normalize_phones"]
+__all__ = [
+    "CustomerQuery",
+    "customer_by_id",
+    "insert_customer",
+    "lookup_customer",
+    "lookup_customers",
+    "normalize_phones",
+]
 
 
 def _to_record(row: Customer) -> CustomerRecord:
@@ -55,7 +62,12 @@ def _lookup_statement() -> Select[int, str, str | None, str, str | None]:
         select(customers.c.id, customers.c.name, customers.c.account, customers.c.notes)
         .add_columns(phones.c.number)
         .select_from(customers.outerjoin(phones, phones.c.customer_id == customers.c.id))
-        .where(or_(customers.c.account == bindparam("account"), customers.c.id.in_(by_phone)))
+        .where(
+            or_(
+                customers.c.account.in_(bindparam("accounts", expanding=True)),
+                customers.c.id.in_(by_phone),
+            )
+        )
         .order_by(customers.c.id, phones.c.id)
     )
 
@@ -64,28 +76,51 @@ def _lookup_statement() -> Select[int, str, str | None, str, str | None]:
 # a cached compiled form costs a fraction of the ORM's two or three queries.
 _LOOKUP = _lookup_statement()
 
+# (account, phone) as typed in the IVR and shown by the caller id
+CustomerQuery = tuple[str | None, str | None]
+
 
 async def lookup_customer(
     conn: AsyncConnection, *, account: str | None, phone: str | None
 ) -> CustomerRecord | None:
-    account = account.strip() if account else None
-    candidates = phone_candidates(phone) if phone else ()
-    if not account and not candidates:
-        return None
-    result = await conn.execute(_LOOKUP, {"account": account, "numbers": list(candidates)})
+    return (await lookup_customers(conn, [(account, phone)]))[0]
+
+
+async def lookup_customers(
+    conn: AsyncConnection, queries: Sequence[CustomerQuery]
+) -> list[CustomerRecord | None]:
+    """What `lookup_customer` answers for each query, in one round trip: under
+    load the queries of several calls share it (cti.customers.LookupBatcher)."""
+    asked = [
+        (account.strip() if account else None, phone_candidates(phone) if phone else ())
+        for account, phone in queries
+    ]
+    accounts = sorted({account for account, _ in asked if account})
+    numbers = sorted({number for _, candidates in asked for number in candidates})
+    if not accounts and not numbers:
+        return [None] * len(asked)
+    result = await conn.execute(_LOOKUP, {"accounts": accounts, "numbers": numbers})
     found: dict[int, CustomerRecord] = {}
     for cid, name, acct, notes, number in result:
         known = found.get(cid)
-        numbers = known.phones if known else ()
+        numbers_of = known.phones if known else ()
         if number is not None:
-            numbers = (*numbers, number)
-        found[cid] = CustomerRecord(id=cid, name=name, account=acct, notes=notes, phones=numbers)
+            numbers_of = (*numbers_of, number)
+        found[cid] = CustomerRecord(id=cid, name=name, account=acct, notes=notes, phones=numbers_of)
+    records = list(found.values())
+    return [_choose(records, account, candidates) for account, candidates in asked]
+
+
+def _choose(
+    records: Sequence[CustomerRecord], account: str | None, candidates: Sequence[str]
+) -> CustomerRecord | None:
+    """The account's customer, else the first phone form's (exact before the other NANP form)."""
     if account:
-        for record in found.values():
+        for record in records:
             if record.account == account:
                 return record
-    for candidate in candidates:  # exact form before the other NANP form
-        for record in found.values():
+    for candidate in candidates:
+        for record in records:
             if candidate in record.phones:
                 return record
     return None

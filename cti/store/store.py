@@ -326,6 +326,16 @@ class Store:
             async with self._read_engine.connect() as conn:
                 return await _customers.lookup_customer(conn, account=account, phone=phone)
 
+    async def lookup_customers(
+        self, queries: Sequence[_customers.CustomerQuery]
+    ) -> list[CustomerRecord | None]:
+        """`lookup_customer` (without customer id) for each (account, phone), in one query."""
+        with translate_errors("lookup customers"):
+            if self._read_engine is None:
+                raise RuntimeError("Store.start() has not been awaited")
+            async with self._read_engine.connect() as conn:
+                return await _customers.lookup_customers(conn, queries)
+
     async def lookup_customer_json(
         self, account: str | None, phone: str | None, customer_id: int | None = None
     ) -> dict[str, Any] | None:

@@ -97,3 +97,26 @@ async def test_the_data_dips_customer_id_comes_first(store: Store) -> None:
     # an id nobody has (deleted since the dip): account, then phone, as before
     assert await store.lookup_customer_json("23456", "", 999) == grace.to_json()
     assert await store.lookup_customer_json(None, "15551230042", 999) == ada.to_json()
+
+
+async def test_a_batch_answers_each_query_as_alone(store: Store) -> None:
+    ada = await store.create_customer("Ada", account="42", phones=["15551230042"])
+    grace = await store.create_customer("Grace", account="23456", phones=["+1 555 123 0001"])
+    short = await store.create_customer("Short", phones=["5551230009"])
+    long = await store.create_customer("Long", phones=["15551230009"])
+    queries: list[tuple[str | None, str | None]] = [
+        ("42", "15551230001"),  # the account wins over the phone of another query's customer
+        ("99999", "15551230001"),  # unknown account: the phone
+        (None, "5551230009"),  # the exact form, although the batch also asks for the other
+        (None, "+1 555 123 0009"),
+        (" 23456 ", None),
+        ("", "5551230042"),
+        (None, None),
+        ("nope", "anonymous"),
+        ("42", "15551230042"),  # the same customer twice in one batch
+    ]
+    found = await store.lookup_customers(queries)
+    assert found == [ada, grace, short, long, grace, ada, None, None, ada]
+    for (account, phone), one in zip(queries, found, strict=True):
+        assert await store.lookup_customer(account=account, phone=phone) == one
+    assert await store.lookup_customers([]) == []
