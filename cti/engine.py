@@ -98,6 +98,10 @@ AgentChanged = Callable[[str, Sequence[str], Mapping[str, Any]], None]
 ModelStep = Callable[[Model, float], list[Output]]
 _RECORD_BATCH = 200
 _STATE_LINGER = 0.25  # seconds an agent state may wait to share a transaction
+# seconds a call record may wait to share one: at 100 calls/s, one write
+# transaction per record was 45 of them a second (BEGIN, INSERT, COMMIT, each
+# a trip to the database's thread on SQLite); history can wait 0.1 s for a call
+_RECORD_LINGER = 0.1
 _PENDING = object()  # a call's customer look-up has not ended yet
 # a customer record (dict), None (no record), or _PENDING
 _MaybeCustomer = object
@@ -389,6 +393,7 @@ class Engine:
         assert self._save is not None
         while True:
             queued = [await self._records.get()]
+            await asyncio.sleep(_RECORD_LINGER)
             while len(queued) < _RECORD_BATCH and not self._records.empty():
                 queued.append(self._records.get_nowait())
             try:
