@@ -8,6 +8,7 @@ A ratio with nothing to divide by is None (shown as "-"), never 0.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -79,9 +80,14 @@ class WindowStats:
         )
 
     def to_json(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in self.__slots__}
+        data = dict(zip(_WINDOW_FIELDS, _window_values(self), strict=True))
         data["ring_no_answer_by_agent"] = dict(self.ring_no_answer_by_agent)
         return data
+
+
+_WINDOW_FIELDS: tuple[str, ...] = WindowStats.__slots__
+# every field in one C call: three of these per board, 4 boards/s per queue
+_window_values = operator.attrgetter(*_WINDOW_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ holds but this process did not load is never overwritten by a partial one.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cti.metrics.board import QueueBoard, WindowStats
@@ -126,6 +126,8 @@ class QueueMetrics:
         self._horizon = float("-inf")
         # queue -> (today's start, its totals so far): kept up to date by `_bucket`
         self._today: dict[str, tuple[float, Bucket]] = {}
+        # queue -> [today's start, the next reset): configs never change
+        self._today_spans: dict[str, tuple[float, float]] = {}
         # queue -> {(since, current bucket): sum of the buckets in [since, current)}:
         # the closed part of a sliding window, dropped when one of those changes
         self._closed: dict[str, dict[tuple[float, int], Bucket]] = {}
@@ -323,23 +325,33 @@ class QueueMetrics:
         live = self._live.get(queue, _Live())
         agents = dict.fromkeys(STATES, 0)
         reasons: dict[str, int] = {}
+        # One pass over the members for the three windows: (accounted to, slot)
+        # of each running spell that counts (a board is computed 4 times a
+        # second per busy queue, members x windows was most of its cost)
+        spells: list[tuple[float, int]] = []
+        horizon = self._horizon
         for interface in self._members.get(queue, ()):
             agent = self._agents[interface]
             agents[agent.state] = agents.get(agent.state, 0) + 1
             if agent.state == State.PAUSED:
                 reason = agent.reason or ""
                 reasons[reason] = reasons.get(reason, 0) + 1
+            slot = _slot(agent)
+            if slot >= 0:
+                spells.append((max(agent.accounted_to, horizon), slot))
         longest = None
         if live.longest_wait_since is not None:
             longest = round(max(0.0, now - live.longest_wait_since), 3)
-        today_start = config.today_start(now)
-        windows = [self._window(queue, today_start, now, self._today_totals(queue, today_start))]
+        today_start = self._today_start(queue, config, now)
+        windows = [
+            self._window(config, today_start, now, spells, self._today_totals(queue, today_start))
+        ]
         current = bucket_start(now)
         latest = self._buckets.get(queue, {}).get(current)
         for minutes in SLIDING_WINDOWS:
             since = float(current - (minutes - 1) * BUCKET_SECONDS)
             closed = self._sum_closed(queue, since, current)
-            windows.append(self._window(queue, since, now, closed, latest))
+            windows.append(self._window(config, since, now, spells, closed, latest))
         return QueueBoard(
             queue=queue,
             at=now,
@@ -352,6 +364,16 @@ class QueueMetrics:
             last_15_min=windows[1],
             last_60_min=windows[2],
         )
+
+    def _today_start(self, queue: str, config: QueueMetricsConfig, now: float) -> float:
+        """`config.today_start(now)`, worked out (time zones, dates) once a day."""
+        span = self._today_spans.get(queue)
+        if span is None or not span[0] <= now < span[1]:
+            start = config.today_start(now)
+            # the next reset: the last one at or before a day and a half on,
+            # whatever a DST change did to the day's length
+            span = self._today_spans[queue] = (start, config.today_start(start + 36 * 3600))
+        return span[0]
 
     def boards(self, now: float) -> list[QueueBoard]:
         return [self.board(queue, now) for queue in self.queues()]
@@ -388,20 +410,25 @@ class QueueMetrics:
         return cached[1]
 
     def _window(
-        self, queue: str, since: float, now: float, closed: Bucket, live: Bucket | None = None
+        self,
+        config: QueueMetricsConfig,
+        since: float,
+        now: float,
+        spells: Sequence[tuple[float, int]],
+        closed: Bucket,
+        live: Bucket | None = None,
     ) -> WindowStats:
         """The window's stats: its buckets plus the members' spells still running."""
         totals = Bucket()
         totals.add(closed)
         if live is not None:
             totals.add(live)
-        for interface in self._members.get(queue, ()):
-            agent = self._agents[interface]
-            seconds = now - max(agent.accounted_to, since, self._horizon)
-            slot = _slot(agent)
-            if seconds > 0 and slot >= 0:
-                totals.values[slot] += seconds
-        return WindowStats.of(since, totals, self.config(queue))
+        values = totals.values
+        for accounted_to, slot in spells:
+            seconds = now - (accounted_to if accounted_to > since else since)
+            if seconds > 0:
+                values[slot] += seconds
+        return WindowStats.of(since, totals, config)
 
     # -- persistence ----------------------------------------------------------------
 
