@@ -33,6 +33,7 @@ from _cti_under_test import seed_agents  # noqa: E402
 from cti.bus import bus_from_url  # noqa: E402
 from cti.chat import ChatLimits, ChatService  # noqa: E402
 from cti.config import Settings  # noqa: E402
+from cti.runner import run  # noqa: E402
 from cti.store import Store  # noqa: E402
 from cti.web.adapters import AccountDirectory  # noqa: E402
 from cti.web.app import create_app  # noqa: E402
@@ -116,7 +117,7 @@ def main() -> None:
     parser.add_argument("--no-rate-limit", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(args))
+    run(serve(args))  # on the loop `cti serve` uses ($CTI_LOOP, set by the parent)
 
 
 if __name__ == "__main__":

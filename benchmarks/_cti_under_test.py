@@ -29,6 +29,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from cti.app import CtiService  # noqa: E402
 from cti.config import Settings  # noqa: E402
+from cti.runner import run  # noqa: E402
 from cti.store import Store  # noqa: E402
 from cti.store.passwords import hash_password  # noqa: E402
 from cti.store.tables import Agent  # noqa: E402
@@ -99,7 +100,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(args))
+    run(serve(args))  # on the loop `cti serve` uses ($CTI_LOOP, set by the parent)
 
 
 if __name__ == "__main__":

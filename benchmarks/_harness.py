@@ -6,6 +6,7 @@ Not meant to be run by hand.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -21,7 +22,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cti.runner import LOOPS
+
 WS_CLIENTS = Path(__file__).resolve().parent / "_ws_clients.py"
+
+
+def add_loop_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--loop", choices=LOOPS, default=LOOPS[0], help="the CTI's event loop (uvloop, as shipped)"
+    )
+    parser.add_argument(
+        "--loop-peer",
+        action="store_true",
+        help="run again on the other event loop and compare (the same load, one after the other)",
+    )
+
+
+def loops_to_run(args: argparse.Namespace) -> list[str]:
+    chosen: str = args.loop
+    return [chosen, *(loop for loop in LOOPS if loop != chosen)] if args.loop_peer else [chosen]
+
+
+def use_loop(name: str) -> None:
+    """CTI children started from now on run on `name` (they inherit $CTI_LOOP)."""
+    os.environ["CTI_LOOP"] = name
 
 
 def percentile(ordered: Sequence[float], p: float) -> float:
@@ -118,9 +142,32 @@ async def stop_child(process: asyncio.subprocess.Process, grace: float = 5.0) ->
 
 
 @dataclass(frozen=True, slots=True)
+class ClientsCounts:
+    """The clients' counters at one instant (C's `time.perf_counter()`)."""
+
+    stamp: float
+    frames: list[int]  # per user (index in the users given to `WsClients.start`)
+    matched: list[int]  # per user: frames holding `match`
+    counted: list[list[int]]  # [i][user]: frames holding the i-th `count` substring
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> ClientsCounts:
+        return cls(
+            float(raw["stamp"]),
+            [int(n) for n in raw["frames"]],
+            [int(n) for n in raw["matched"]],
+            [[int(n) for n in per_user] for per_user in raw["counted"]],
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ClientsReport:
-    messages: list[tuple[float, Any]]  # (read stamp, parsed message), in read order
+    # (read stamp, user index, parsed message or its `fields`' values), in read order
+    messages: list[tuple[float, int, Any]]
     lag: list[tuple[float, float]]  # (stamp, ms late) of the clients' loop
+    counts: ClientsCounts  # at the end
+    marks: list[ClientsCounts]  # one per `WsClients.mark()`, in order
+    closed: list[str]  # per user: "closed <code>" if the server closed it, else ""
 
 
 class WsClients:
@@ -129,11 +176,25 @@ class WsClients:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self._process = process
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     @classmethod
     async def start(
-        cls, port: int, secret: str, users: Sequence[tuple[str, str, str, str]], match: str
+        cls,
+        port: int,
+        secret: str,
+        users: Sequence[tuple[str, str, str, str | None]],
+        match: str,
+        *,
+        fields: Sequence[str] | None = None,
+        keep: Sequence[int] | None = None,
+        count: Sequence[str] = (),
     ) -> WsClients:
-        """Connect every user (login, name, role, interface); keep messages holding `match`."""
+        """Connect every user (login, name, role, interface); keep messages holding
+        `match` (only their `fields`, dotted paths, if given; only those of the
+        users in `keep`, if given) and count those holding each `count` substring."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(WS_CLIENTS),
@@ -144,7 +205,17 @@ class WsClients:
         )
         assert process.stdin is not None
         assert process.stdout is not None
-        config = {"port": port, "secret": secret, "users": list(users), "match": match}
+        config: dict[str, Any] = {
+            "port": port,
+            "secret": secret,
+            "users": list(users),
+            "match": match,
+            "count": list(count),
+        }
+        if fields is not None:
+            config["fields"] = list(fields)
+        if keep is not None:
+            config["keep"] = list(keep)
         process.stdin.write(json.dumps(config).encode() + b"\n")
         await process.stdin.drain()
         async with asyncio.timeout(180.0):
@@ -153,6 +224,12 @@ class WsClients:
             await process.wait()
             raise RuntimeError(f"the client process failed (exit {process.returncode})")
         return cls(process)
+
+    async def mark(self) -> None:
+        """Have the clients snapshot their counters now (`ClientsReport.marks`)."""
+        assert self._process.stdin is not None
+        self._process.stdin.write(b"mark\n")
+        await self._process.stdin.drain()
 
     async def stop(self) -> ClientsReport:
         process = self._process
@@ -164,8 +241,13 @@ class WsClients:
             line = await process.stdout.readline()
             await process.wait()
         report = json.loads(line)
-        messages = [(float(t), m) for t, m in report["messages"]]
-        return ClientsReport(messages, [(float(t), float(ms)) for t, ms in report["lag"]])
+        return ClientsReport(
+            [(float(t), int(user), m) for t, user, m in report["messages"]],
+            [(float(t), float(ms)) for t, ms in report["lag"]],
+            ClientsCounts.parse(report["counts"]),
+            [ClientsCounts.parse(raw) for raw in report["marks"]],
+            [str(c) for c in report["closed"]],
+        )
 
     async def kill(self) -> None:
         await stop_child(self._process, grace=1.0)

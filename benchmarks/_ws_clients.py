@@ -1,4 +1,4 @@
-"""The agents' browsers of a benchmark, in a process of their own.
+"""The browsers of a benchmark, in a process of their own.
 
 Strategy: the measuring process also runs the fake Asterisk, whose bursts of
 frame generation (tens of ms at 50-100 calls/s) would hold back the reading
@@ -8,13 +8,24 @@ CLOCK_MONOTONIC, one clock for every process of the machine, so the parent
 can subtract its own write stamps from these read stamps.
 
 Protocol, JSON lines: the parent writes one config line on stdin
-`{"port", "secret", "users": [[login, name, role, interface], ...], "match"}`;
-this process connects every user's socket (tokens minted with the CTI's
-secret), reads each hello, and prints `{"ready": n}`. Each message whose text
-contains `match` is parsed and kept with its read stamp. When stdin says
-`stop` (or closes), it prints one line `{"messages": [[stamp, message], ...],
-"lag": [[stamp, ms], ...]}` and exits. `lag` samples how late this loop
-wakes from a 5 ms sleep: the measurement noise that belongs to this side.
+`{"port", "secret", "users": [[login, name, role, interface], ...], "match"}`
+with optional keys `"fields"` (dotted paths, e.g. "today.offered"), `"keep"`
+(indices of the users whose matching messages are kept; all by default) and
+`"count"` (more substrings, only counted). This process connects every
+user's socket (tokens minted with the CTI's secret), reads each hello, and
+prints `{"ready": n}`. A kept message (its text holds `match`, its user is
+kept) is parsed and stored as `[stamp, user, value]`: `value` is the message,
+or with `fields` the list of those values only (a queue board is a few KB:
+thousands a second would make the report hundreds of MB). Every user's
+frames, matching frames and frames holding each `count` substring are
+counted. A `mark` line on stdin snapshots those counters (the parent marks
+the bounds of its measured window); `stop` (or EOF) prints one line
+`{"messages", "counts", "marks", "closed", "lag"}` and exits: `counts` is
+`{"stamp", "frames": [per user], "matched": [...], "counted": [[per user]
+per count substring]}`, `marks` a list of such snapshots, `closed` per user
+the close code of a socket the server closed ("" if none). `lag` samples
+how late this loop wakes from a 5 ms sleep, `[[stamp, ms], ...]`: the
+measurement noise that belongs to this side.
 
 Not meant to be run by hand: the benchmarks start it (`WsClients`).
 """
@@ -27,6 +38,8 @@ import gc
 import json
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +50,7 @@ from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from cti.config import Settings  # noqa: E402
+from cti.runner import run  # noqa: E402
 from cti.web.auth import TokenAuth  # noqa: E402
 from cti.web.ports import User  # noqa: E402
 
@@ -51,10 +65,43 @@ class _NoUsers:
         return None
 
 
+@dataclass(slots=True)
+class _Reading:
+    """What every socket feeds: the kept messages and the counters per user."""
+
+    match: str
+    fields: list[list[str]] | None  # dotted paths, split
+    count: list[str]
+    kept: list[tuple[float, int, Any]]
+    frames: list[int]
+    matched: list[int]
+    counted: list[list[int]]  # [substring][user]
+    closed: list[str]
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "stamp": time.perf_counter(),
+            "frames": list(self.frames),
+            "matched": list(self.matched),
+            "counted": [list(c) for c in self.counted],
+        }
+
+
+def _pick(message: Any, paths: Sequence[Sequence[str]]) -> list[Any]:
+    values: list[Any] = []
+    for path in paths:
+        value = message
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        values.append(value)
+    return values
+
+
 async def _client(
     url: str,
-    match: str,
-    kept: list[tuple[float, Any]],
+    user: int,
+    keep: bool,
+    reading: _Reading,
     ready: asyncio.Future[None],
     gate: asyncio.Semaphore,
 ) -> None:
@@ -63,14 +110,24 @@ async def _client(
         ws = await connect(url, open_timeout=60.0, ping_interval=None, max_size=None)
         await ws.recv()  # the hello
     ready.set_result(None)
+    match, fields, kept = reading.match, reading.fields, reading.kept
+    frames, matched = reading.frames, reading.matched
+    counted = list(zip(reading.count, reading.counted, strict=True))
     try:
         while True:
             text = str(await ws.recv(decode=True))
             now = time.perf_counter()
+            frames[user] += 1
             if match in text:
-                kept.append((now, json.loads(text)))
-    except ConnectionClosed:
-        pass
+                matched[user] += 1
+                if keep:
+                    message = json.loads(text)
+                    kept.append((now, user, message if fields is None else _pick(message, fields)))
+            for substring, counters in counted:
+                if substring in text:
+                    counters[user] += 1
+    except ConnectionClosed as exc:
+        reading.closed[user] = f"closed {exc.rcvd.code if exc.rcvd else '?'}"
     finally:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
@@ -96,18 +153,32 @@ async def main() -> None:
     stdin = await _stdin_lines()
     config = json.loads(await stdin.readline())
     auth = TokenAuth(_NoUsers(), Settings(token_secret=config["secret"]))
-    match = str(config["match"])
-    kept: list[tuple[float, Any]] = []
+    users = config["users"]
+    n = len(users)
+    fields = config.get("fields")
+    count = [str(s) for s in config.get("count", ())]
+    keep = set(config["keep"]) if config.get("keep") is not None else set(range(n))
+    reading = _Reading(
+        match=str(config["match"]),
+        fields=None if fields is None else [str(f).split(".") for f in fields],
+        count=count,
+        kept=[],
+        frames=[0] * n,
+        matched=[0] * n,
+        counted=[[0] * n for _ in count],
+        closed=[""] * n,
+    )
     lag: list[tuple[float, float]] = []
     gate = asyncio.Semaphore(32)
     loop = asyncio.get_running_loop()
     readies: list[asyncio.Future[None]] = []
     tasks: list[asyncio.Task[None]] = []
-    for login, name, role, interface in config["users"]:
+    for index, (login, name, role, interface) in enumerate(users):
         token = auth.issue(User(login, name, role, interface)).token
         url = f"ws://127.0.0.1:{config['port']}/ws?token={token}"
         ready: asyncio.Future[None] = loop.create_future()
-        tasks.append(asyncio.create_task(_client(url, match, kept, ready, gate)))
+        client = _client(url, index, index in keep, reading, ready, gate)
+        tasks.append(asyncio.create_task(client))
         readies.append(ready)
     async with asyncio.timeout(120.0):
         for ready, task in zip(readies, tasks, strict=True):
@@ -123,13 +194,24 @@ async def main() -> None:
     gc.disable()
     lag_task = asyncio.create_task(_lag(lag))
     print(json.dumps({"ready": len(tasks)}), flush=True)
-    await stdin.readline()  # "stop", or EOF
+    marks: list[dict[str, Any]] = []
+    while (await stdin.readline()).strip() == b"mark":  # else "stop", or EOF
+        marks.append(reading.counts())
     lag_task.cancel()
     for task in tasks:
         task.cancel()
     await asyncio.wait(tasks, timeout=10.0)
-    print(json.dumps({"messages": kept, "lag": lag}), flush=True)
+    report = {
+        "messages": reading.kept,
+        "counts": reading.counts(),
+        "marks": marks,
+        "closed": reading.closed,
+        "lag": lag,
+    }
+    print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # uvloop: this loop's lag is added to every latency measured (noise of
+    # the measurer, not the CTI's); it is the lowest on uvloop
+    run(main(), loop="uvloop")

@@ -1,21 +1,33 @@
 """Queue metrics under load: a call's end written by Asterisk -> the supervisor's queue_board.
 
-Strategy: two processes, so the CTI under test has a core of its own.
+Strategy: three processes, so the CTI under test has a core of its own and
+the fake Asterisk's bursts of frame generation (tens of ms) do not delay the
+reading of the sockets, which would count as CTI latency.
   A (child, benchmarks/_cti_board_under_test.py): the real `CtiService`
     (AMI client, engine, queue metrics, supervisor feed, uvicorn, SQLite)
     with --agents agents and --supervisors supervisors of every queue.
-  B (this process): the fake Asterisk generating --rate calls/s over --queues
-    queues (each agent a member of two), one WebSocket per supervisor and,
-    with --agent-sockets, per agent (the pops they get are part of the load).
+  B (this process, the measurer): the fake Asterisk generating --rate calls/s
+    over --queues queues (each agent a member of two); it defines the
+    measured window.
+  C (child, benchmarks/_ws_clients.py through `WsClients`): one WebSocket per
+    supervisor and, unless --no-agent-sockets, per agent (the pops and boards
+    they get are part of the load). It keeps (read stamp, supervisor, queue,
+    today.offered, at) of each supervisor's board, not the board, and counts
+    every socket's frames, boards and agent states; B has it snapshot those
+    counters at the window's bounds.
 
 The event measured is the end of a queue call: it is what moves the board's
 counters (`today.offered` counts each queue call once, when it ends), which
 makes the matching exact: in a fresh store, the k-th call to end in queue Q
 is reflected by the first board of Q with `today.offered >= k`. B sees the
 end as the fake writes the Hangup of the call's last channel (clocked with
-`time.perf_counter()` right after the write), and each supervisor socket
-stamps each board as it reads it. Latency = first reflecting board read -
-end written, per supervisor. Ends written during --warmup are not measured.
+`time.perf_counter()` right after the write), and C stamps each board as a
+supervisor's socket reads it, also with `time.perf_counter()`: CLOCK_MONOTONIC,
+one clock for every process of the machine. Latency = first reflecting board
+read - end written, per supervisor. Ends written during --warmup are not
+measured; the delivery time (board computed, the CTI's wall clock "at" ->
+read) counts the boards read inside B's window. The loop lag of B and C is
+printed as noise (C's adds to the latency: a board read late is stamped late).
 
 Coalescing holds a change for up to 250 ms by design (at most 4 boards per
 second per queue; the first change of a quiet queue goes out at once): at
@@ -34,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import math
@@ -56,21 +67,21 @@ from _cti_board_under_test import queue_name, supervisor_login  # noqa: E402
 from _cti_under_test import agent_interface, agent_login, agent_name  # noqa: E402
 from _harness import (  # noqa: E402
     Child,
+    ClientsCounts,
     LoopLag,
+    WsClients,
+    add_loop_options,
     cpu_seconds,
     log_summary,
+    loops_to_run,
     percentile,
     read_log,
     start_child,
     stop_child,
+    use_loop,
 )
-from websockets.asyncio.client import connect  # noqa: E402
-from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from cti.config import Settings  # noqa: E402
 from cti.sim import AgentConfig, FakeAsterisk, QueueConfig, Scenario  # noqa: E402
-from cti.web.auth import TokenAuth  # noqa: E402
-from cti.web.ports import User  # noqa: E402
 
 CHILD = Path(__file__).resolve().parent / "_cti_board_under_test.py"
 GOAL_P99_MS = 250.0
@@ -130,9 +141,6 @@ class Screen:
     """One supervisor's socket: every board read, (queue -> [(read at, offered)])."""
 
     boards: dict[str, list[tuple[float, int]]] = field(default_factory=lambda: defaultdict(list))
-    frames: int = 0
-    agent_states: int = 0
-    closed: str = ""
     delivery_ms: list[float] = field(default_factory=list)  # board computed -> read
 
 
@@ -184,53 +192,6 @@ async def start_cti(tmp: Path, ami_port: int, opts: Options, secret: str, interv
     )
 
 
-# -- the browsers ----------------------------------------------------------------------
-
-
-class _NoUsers:
-    """`TokenAuth` only signs here: it never looks anyone up."""
-
-    async def authenticate(self, login: str, password: str) -> User | None:
-        return None
-
-    async def get_user(self, login: str) -> User | None:
-        return None
-
-
-async def supervisor_client(url: str, screen: Screen, ends: Ends, ready: asyncio.Event) -> None:
-    try:
-        async with connect(url, open_timeout=30.0, ping_interval=None, max_size=None) as ws:
-            await ws.recv()  # the hello
-            ready.set()
-            async for message in ws:
-                now = time.perf_counter()
-                screen.frames += 1
-                text = str(message)
-                if '"queue_board"' in text:
-                    board = json.loads(text)
-                    offered = board["today"]["offered"]
-                    screen.boards[board["queue"]].append((now, offered))
-                    # "at" is the CTI's wall clock when it computed the board
-                    if ends.measuring:
-                        screen.delivery_ms.append((now + _WALL - board["at"]) * 1000.0)
-                elif '"agent_state"' in text:
-                    screen.agent_states += 1
-    except ConnectionClosed as exc:
-        screen.closed = f"closed {exc.rcvd.code if exc.rcvd else '?'}"
-
-
-async def agent_client(url: str, counts: dict[str, int], gate: asyncio.Semaphore) -> None:
-    async with gate:
-        ws = await connect(url, open_timeout=30.0, ping_interval=None, max_size=None)
-        await ws.recv()
-    counts["connected"] += 1
-    with contextlib.suppress(ConnectionClosed):
-        async for message in ws:
-            counts["frames"] += 1
-            if '"queue_board"' in str(message):
-                counts["boards"] += 1
-
-
 # -- the run ------------------------------------------------------------------------------
 
 
@@ -263,12 +224,14 @@ class Result:
     agent_frames: int
     unmatched_queues: int
     measurer_cpu: float
+    clients_cpu: float
     cti_events: int  # AMI events the CTI's engine took in during the window
     ami_connects: int  # 1 unless the fake dropped the CTI (it stopped reading)
     load_average: float  # the machine's 1-minute load at the window's end
     delivery_ms: list[float]
     feed: dict[str, int]
-    loop_lag_ms: list[float]
+    loop_lag_ms: list[float]  # B's
+    clients_lag_ms: list[float]  # C's
     cti_log: str
 
 
@@ -285,12 +248,12 @@ def _engine(stats: dict[str, dict[str, int]], name: str) -> int:
     return stats.get("engine", {}).get(name, 0)
 
 
-def _seen(screens: Sequence[Screen]) -> tuple[int, int, int]:
-    """Frames, boards and agent states read so far by all supervisors."""
+def _seen(counts: ClientsCounts, users: range) -> tuple[int, int, int]:
+    """Frames, boards and agent states read so far by these users' sockets."""
     return (
-        sum(s.frames for s in screens),
-        sum(len(b) for s in screens for b in s.boards.values()),
-        sum(s.agent_states for s in screens),
+        sum(counts.frames[u] for u in users),
+        sum(counts.matched[u] for u in users),
+        sum(counts.counted[0][u] for u in users),
     )
 
 
@@ -319,41 +282,40 @@ def agents_and_queues(opts: Options) -> tuple[tuple[AgentConfig, ...], tuple[Que
 async def run(opts: Options, interval: float) -> Result:
     agents, queues = agents_and_queues(opts)
     secret = secrets.token_hex(32)
-    auth = TokenAuth(_NoUsers(), Settings(token_secret=secret))
     ends = Ends()
     lag = LoopLag()
     screens = [Screen() for _ in range(opts.supervisors)]
-    agent_counts = {"frames": 0, "boards": 0, "connected": 0}
+    supervisors = range(opts.supervisors)
+    users: list[tuple[str, str, str, str | None]] = [
+        (supervisor_login(i), f"Supervisor {i}", "supervisor", None) for i in supervisors
+    ]
+    if opts.agent_sockets:
+        users += [
+            (agent_login(i), agent_name(i), "agent", agent_interface(i)) for i in range(opts.agents)
+        ]
+    agent_users = range(opts.supervisors, len(users))
     gc.unfreeze()
     with tempfile.TemporaryDirectory(prefix="cti-bench-") as tmpdir:
         tmp = Path(tmpdir)
         async with FakeAsterisk(agents=agents, queues=queues) as fake:
             fake.add_listener(ends.on_frames)
             child = await start_cti(tmp, fake.port, opts, secret, interval)
-            base = f"ws://127.0.0.1:{child.http_port}/ws?token="
-            tasks: list[asyncio.Task[None]] = []
+            clients: WsClients | None = None
             lag_task = asyncio.create_task(lag.run())
             try:
                 async with asyncio.timeout(30.0):
                     await fake.wait_logged_in(1)
-                for i, screen in enumerate(screens):
-                    user = User(supervisor_login(i), f"Supervisor {i}", "supervisor", None)
-                    ready = asyncio.Event()
-                    url = base + auth.issue(user).token
-                    tasks.append(asyncio.create_task(supervisor_client(url, screen, ends, ready)))
-                    async with asyncio.timeout(30.0):
-                        await ready.wait()
-                if opts.agent_sockets:
-                    gate = asyncio.Semaphore(32)
-                    for i in range(opts.agents):
-                        user = User(agent_login(i), agent_name(i), "agent", agent_interface(i))
-                        url = base + auth.issue(user).token
-                        tasks.append(asyncio.create_task(agent_client(url, agent_counts, gate)))
-                    async with asyncio.timeout(120.0):
-                        while agent_counts["connected"] < opts.agents:
-                            if any(t.done() for t in tasks):
-                                raise RuntimeError("an agent's socket failed to open")
-                            await asyncio.sleep(0.05)
+                # Only the supervisors' boards are kept, and only what the
+                # matching needs: the agents' boards are counted, not parsed.
+                clients = await WsClients.start(
+                    child.http_port,
+                    secret,
+                    users,
+                    '"queue_board"',
+                    fields=["queue", "today.offered", "at"],
+                    keep=supervisors,
+                    count=['"agent_state"'],
+                )
                 gc.collect()
                 gc.freeze()
                 fake.start_traffic(
@@ -370,14 +332,18 @@ async def run(opts: Options, interval: float) -> Result:
                 )
                 await asyncio.sleep(opts.warmup)
                 cpu0, calls0, t0 = cpu_seconds(child.pid), fake.traffic.calls_started, time.time()
-                seen0 = _seen(screens)
+                clients_cpu0 = cpu_seconds(clients.pid)
+                await clients.mark()
                 cti0 = _child_stats(tmp)
                 own0 = time.process_time()
+                window = time.perf_counter()
                 ends.measuring = lag.recording = True
                 await asyncio.sleep(opts.seconds)
                 ends.measuring = lag.recording = False
+                window_end = time.perf_counter()
                 cpu1, calls1, t1 = cpu_seconds(child.pid), fake.traffic.calls_started, time.time()
-                seen1 = _seen(screens)
+                clients_cpu1 = cpu_seconds(clients.pid)
+                await clients.mark()
                 cti1 = _child_stats(tmp)
                 own_cpu = time.process_time() - own0
                 load = os.getloadavg()[0]
@@ -387,15 +353,21 @@ async def run(opts: Options, interval: float) -> Result:
                     while fake.traffic.active_calls:  # noqa: ASYNC110
                         await asyncio.sleep(0.1)
                 await asyncio.sleep(1.0)  # their boards (the trailing ones too)
+                read = await clients.stop()
+                clients = None
             finally:
                 lag_task.cancel()
-                for task in tasks:
-                    task.cancel()
-                if tasks:
-                    await asyncio.wait(tasks, timeout=10.0)
+                if clients is not None:
+                    await clients.kill()
                 await stop_child(child.process)
         feed = _child_stats(tmp).get("feed", {})
         cti_log = read_log(tmp / "cti.stderr")
+    for stamp, user, (queue, offered, at) in read.messages:
+        screen = screens[user]
+        screen.boards[queue].append((stamp, offered))
+        if window <= stamp <= window_end:
+            # "at" is the CTI's wall clock when it computed the board
+            screen.delivery_ms.append((stamp + _WALL - at) * 1000.0)
     pooled: list[float] = []
     missing = 0
     for screen in screens:
@@ -403,6 +375,8 @@ async def run(opts: Options, interval: float) -> Result:
         pooled += values
         missing += lost
     pooled.sort()
+    seen0, seen1 = (_seen(mark, supervisors) for mark in read.marks)
+    agent_frames, agent_boards, _ = _seen(read.counts, agent_users)
     return Result(
         interval=interval,
         latencies_ms=pooled,
@@ -416,23 +390,26 @@ async def run(opts: Options, interval: float) -> Result:
         supervisor_agent_states=seen1[2] - seen0[2],
         unmatched_queues=_unmatched(ends, screens),
         measurer_cpu=own_cpu,
+        clients_cpu=clients_cpu1 - clients_cpu0,
         cti_events=_engine(cti1, "events") - _engine(cti0, "events"),
         ami_connects=_engine(cti1, "connects"),
         load_average=load,
         delivery_ms=sorted(v for screen in screens for v in screen.delivery_ms),
-        closed=[s.closed for s in screens if s.closed],
-        agent_boards=agent_counts["boards"],
-        agent_frames=agent_counts["frames"],
+        closed=[read.closed[u] for u in supervisors if read.closed[u]],
+        agent_boards=agent_boards,
+        agent_frames=agent_frames,
         feed=feed,
         loop_lag_ms=sorted(lag.samples_ms),
+        clients_lag_ms=sorted(ms for stamp, ms in read.lag if window <= stamp <= window_end),
         cti_log=cti_log,
     )
 
 
-def report(opts: Options, r: Result) -> None:
+def report(opts: Options, r: Result, loop: str) -> None:
     lat = r.latencies_ms
     p99 = percentile(lat, 99)
     label = f"coalesced every {r.interval * 1000:g} ms" if r.interval else "not coalesced (peer)"
+    label += f", CTI on {loop}"
     verdict = "met" if p99 <= GOAL_P99_MS and not r.missing else "MISSED"
     print(
         f"\n[{label}] {opts.agents} agents, {opts.queues} queues, {opts.rate:g} calls/s, "
@@ -445,7 +422,7 @@ def report(opts: Options, r: Result) -> None:
     )
     dl = r.delivery_ms
     print(
-        f"  of which board computed -> read (hub, WebSocket, B's read): p50 "
+        f"  of which board computed -> read (hub, WebSocket, C's read): p50 "
         f"{percentile(dl, 50):.1f} ms  p99 {percentile(dl, 99):.1f} ms; the rest is the "
         f"CTI's intake and the coalescing hold"
     )
@@ -476,12 +453,18 @@ def report(opts: Options, r: Result) -> None:
         f"  agents: {r.agent_frames} frames received, queue_board among them: {r.agent_boards}; "
         f"supervisor sockets closed early: {r.closed or 'none'}"
     )
-    lag = r.loop_lag_ms
+
+    def noise(lag: list[float]) -> str:
+        return (
+            f"p50 {percentile(lag, 50):.2f} ms  p99 {percentile(lag, 99):.2f} ms  "
+            f"max {lag[-1] if lag else math.nan:.2f} ms"
+        )
+
     print(
-        f"  measurer (B: fake Asterisk + sockets): {r.measurer_cpu / r.wall * 100:.0f}% of one "
-        f"core; machine load average {r.load_average:.1f} on {os.cpu_count()} cores; "
-        f"B's loop lag (noise): p50 {percentile(lag, 50):.2f} ms  "
-        f"p99 {percentile(lag, 99):.2f} ms  max {lag[-1] if lag else math.nan:.2f} ms"
+        f"  measurer: B (fake Asterisk) {r.measurer_cpu / r.wall * 100:.0f}% of one core, "
+        f"C (sockets) {r.clients_cpu / r.wall * 100:.0f}%; machine load average "
+        f"{r.load_average:.1f} on {os.cpu_count()} cores; loop lag (noise): "
+        f"B's {noise(r.loop_lag_ms)}; C's (adds to latency) {noise(r.clients_lag_ms)}"
     )
     lines = log_summary(r.cti_log)
     if lines:
@@ -520,6 +503,7 @@ def main() -> None:
     parser.add_argument(
         "--ivr-time-scale", type=float, default=0.1, help="IVR speed-up (0.1: about 0.7 s)"
     )
+    add_loop_options(parser)
     a = parser.parse_args()
     opts = Options(
         a.agents,
@@ -531,12 +515,33 @@ def main() -> None:
         not a.no_agent_sockets,
         a.ivr_time_scale,
     )
-    result = asyncio.run(run(opts, a.interval))
-    report(opts, result)
+    by_loop: dict[str, Result] = {}
+    for loop in loops_to_run(a):
+        use_loop(loop)
+        by_loop[loop] = asyncio.run(run(opts, a.interval))
+        report(opts, by_loop[loop], loop)
+    use_loop(a.loop)
+    result = by_loop[a.loop]
     if not a.no_peer:
         peer = asyncio.run(run(opts, 0.0))
-        report(opts, peer)
+        report(opts, peer, a.loop)
         compare(result, peer)
+    if len(by_loop) > 1:
+        compare_loops(by_loop)
+
+
+def compare_loops(by_loop: dict[str, Result]) -> None:
+    (first, a), (second, b) = by_loop.items()
+
+    def cpu(r: Result) -> float:
+        return r.cpu_seconds / r.cti_events * 1e6 if r.cti_events else math.nan
+
+    print(
+        f"\nevent loops ({first} / {second}, coalesced): CPU per event {cpu(a):.1f} / "
+        f"{cpu(b):.1f} us = {cpu(a) / cpu(b):.2f}x; p50 {percentile(a.latencies_ms, 50):.1f} / "
+        f"{percentile(b.latencies_ms, 50):.1f} ms; p99 {percentile(a.latencies_ms, 99):.1f} / "
+        f"{percentile(b.latencies_ms, 99):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

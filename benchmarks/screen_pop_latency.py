@@ -48,12 +48,15 @@ from _cti_under_test import agent_interface, agent_login, agent_name  # noqa: E4
 from _harness import (  # noqa: E402
     LoopLag,
     WsClients,
+    add_loop_options,
     cpu_seconds,
     log_summary,
+    loops_to_run,
     percentile,
     read_log,
     start_child,
     stop_child,
+    use_loop,
 )
 
 from cti.sim import AgentConfig, FakeAsterisk, QueueConfig, Scenario  # noqa: E402
@@ -231,7 +234,7 @@ async def run(opts: Options) -> Result:
                     await clients.kill()
                 await stop_child(child.process)
         cti_log = read_log(stderr_path)
-    for stamp, message in read.messages:
+    for stamp, _user, message in read.messages:
         tracker.on_message(message, stamp)
     return Result(
         figures(tracker, opts.timeout),
@@ -244,7 +247,7 @@ async def run(opts: Options) -> Result:
     )
 
 
-def report(opts: Options, result: Result) -> None:
+def report(opts: Options, result: Result, loop: str) -> None:
     f = result.figures
     lat = f.latencies_ms
     p99 = percentile(lat, 99)
@@ -252,7 +255,8 @@ def report(opts: Options, result: Result) -> None:
     per_call = result.cpu_seconds / result.calls * 1000.0 if result.calls else math.nan
     print(
         f"screen-pop latency, AgentCalled written -> screen_pop received: "
-        f"{opts.agents} agents connected, {opts.rate:g} calls/s, {result.wall:.1f} s measured"
+        f"{opts.agents} agents connected, {opts.rate:g} calls/s, {result.wall:.1f} s measured, "
+        f"CTI on {loop}"
     )
     print(
         f"  p50 {percentile(lat, 50):.2f} ms  p90 {percentile(lat, 90):.2f} ms  "
@@ -296,10 +300,23 @@ def main() -> None:
     parser.add_argument(
         "--ivr-time-scale", type=float, default=0.1, help="IVR speed-up (0.1: about 0.7 s)"
     )
+    add_loop_options(parser)
     a = parser.parse_args()
     opts = Options(a.agents, a.rate, a.seconds, a.warmup, a.timeout, a.ivr_time_scale)
-    result = asyncio.run(run(opts))
-    report(opts, result)
+    by_loop: dict[str, Result] = {}
+    for loop in loops_to_run(a):
+        use_loop(loop)
+        by_loop[loop] = asyncio.run(run(opts))
+        report(opts, by_loop[loop], loop)
+    if len(by_loop) > 1:
+        (first, x), (second, y) = by_loop.items()
+        cpu_x, cpu_y = (r.cpu_seconds / r.calls * 1000.0 if r.calls else math.nan for r in (x, y))
+        lx, ly = x.figures.latencies_ms, y.figures.latencies_ms
+        print(
+            f"\nevent loops ({first} / {second}): CTI CPU per call {cpu_x:.2f} / {cpu_y:.2f} ms "
+            f"= {cpu_x / cpu_y:.2f}x; p50 {percentile(lx, 50):.2f} / {percentile(ly, 50):.2f} ms; "
+            f"p99 {percentile(lx, 99):.2f} / {percentile(ly, 99):.2f} ms"
+        )
 
 
 if __name__ == "__main__":

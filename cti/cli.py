@@ -7,7 +7,6 @@ Strategy: argument parsing only; each sub-command calls into the package
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
@@ -33,8 +32,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from cti.app import run_demo
+    from cti.runner import run
 
-    asyncio.run(
+    run(
         run_demo(
             http_host=args.host,
             http_port=args.port,
@@ -48,8 +48,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from cti.app import run_service
     from cti.config import Settings
+    from cti.runner import run
 
-    asyncio.run(run_service(Settings()))
+    run(run_service(Settings()))
     return 0
 
 
@@ -89,8 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # one INFO line per ARI request (the data dip makes several per call)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from cti.runner import LoopChoiceError
+
     try:
         code: int = args.func(args)
+    except LoopChoiceError as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -51,6 +51,12 @@ class Stack:
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with running_stack(tmp_path) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_stack(tmp_path: Path) -> AsyncIterator[Stack]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}"
     async with Store(url) as store, FakeAsterisk() as fake:
         await seed_demo(store)
@@ -114,6 +120,10 @@ async def until(ws: ClientConnection, kind: str) -> list[dict[str, Any]]:
 async def test_alice_alone_gets_the_pop_with_the_customer_and_the_call_is_stored(
     stack: Stack,
 ) -> None:
+    await alice_alone_gets_the_pop_with_the_customer_and_the_call_is_stored(stack)
+
+
+async def alice_alone_gets_the_pop_with_the_customer_and_the_call_is_stored(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.http, timeout=WAIT) as http:
         alice_token = await login(http, "alice")
         bob_token = await login(http, "bob")
