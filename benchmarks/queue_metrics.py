@@ -142,6 +142,30 @@ class Screen:
 
     boards: dict[str, list[tuple[float, int]]] = field(default_factory=lambda: defaultdict(list))
     delivery_ms: list[float] = field(default_factory=list)  # board computed -> read
+    computed: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # "at"
+
+
+# A board's "at" is read when it is computed, up to a few boards' computation
+# after the feed's send time that the rate limit counts (and on the wall clock,
+# not the feed's monotonic one): a window this much shorter than 1 s
+_STAMP_SLACK = 0.001
+
+
+def rate_seen(screen: Screen) -> tuple[float, int]:
+    """The rate limit as one supervisor saw it, from the boards' computation times:
+    the closest two boards of one queue (ms), and the most boards of one queue
+    in any 1 s."""
+    closest, most = math.inf, 0
+    for times in screen.computed.values():
+        times = sorted(times)
+        first = 0
+        for last, at in enumerate(times):
+            if last:
+                closest = min(closest, (at - times[last - 1]) * 1000.0)
+            while at - times[first] >= 1.0 - _STAMP_SLACK:
+                first += 1
+            most = max(most, last - first + 1)
+    return closest, most
 
 
 def latencies(ends: Ends, screen: Screen) -> tuple[list[float], int]:
@@ -233,6 +257,8 @@ class Result:
     loop_lag_ms: list[float]  # B's
     clients_lag_ms: list[float]  # C's
     cti_log: str
+    closest_boards_ms: float  # of one queue, one supervisor (the first)
+    most_boards_in_1s: int
 
 
 def _child_stats(tmp: Path) -> dict[str, dict[str, int]]:
@@ -365,6 +391,7 @@ async def run(opts: Options, interval: float) -> Result:
     for stamp, user, (queue, offered, at) in read.messages:
         screen = screens[user]
         screen.boards[queue].append((stamp, offered))
+        screen.computed[queue].append(at)
         if window <= stamp <= window_end:
             # "at" is the CTI's wall clock when it computed the board
             screen.delivery_ms.append((stamp + _WALL - at) * 1000.0)
@@ -402,6 +429,8 @@ async def run(opts: Options, interval: float) -> Result:
         loop_lag_ms=sorted(lag.samples_ms),
         clients_lag_ms=sorted(ms for stamp, ms in read.lag if window <= stamp <= window_end),
         cti_log=cti_log,
+        closest_boards_ms=rate_seen(screens[0])[0] if screens else math.nan,
+        most_boards_in_1s=rate_seen(screens[0])[1] if screens else 0,
     )
 
 
@@ -448,6 +477,14 @@ def report(opts: Options, r: Result, loop: str) -> None:
             f"{r.feed.get('board_changes', 0)} board changes; {r.feed.get('agents_sent', 0)} "
             f"agent states for {r.feed.get('agent_changes', 0)} changes; "
             f"failures {r.feed.get('failures', 0)}"
+        )
+    if r.interval:
+        print(
+            f"  rate limit as seen (board computation times, one supervisor): boards of a "
+            f"queue at least {r.closest_boards_ms:.1f} ms apart, at most "
+            f"{r.most_boards_in_1s} in any 1 s, give or take 1 ms (slots of "
+            f"{r.interval * 1000:g} ms; a late one is caught up by up to a tenth of one, "
+            f"never to a fifth board in 1 s: cti/feed/coalescer.py)"
         )
     print(
         f"  agents: {r.agent_frames} frames received, queue_board among them: {r.agent_boards}; "

@@ -165,14 +165,15 @@ class BoardFeed:
 
     def _on_soon(self) -> None:
         self._soon = None
+        now = self._monotonic()
         boards, self._soon_boards = list(self._soon_boards), {}
         agents, self._soon_agents = list(self._soon_agents), {}
         for queue in boards:
             # this board shows the changes of the burst after the first too:
             # no trailing board for them
-            self._queues.drop_pending(queue)
+            self._queues.sent_late(queue, now)
         for interface in agents:
-            self._agents.drop_pending(interface)
+            self._agents.sent_late(interface, now)
         self._send_boards(boards)
         self._send_agents(agents)
 

@@ -16,32 +16,36 @@ bucket refills on time whenever its token is spent. A busy event loop wakes
 up a few ms late (1.2 ms on average, 6 ms p99 at 100 calls/s in
 benchmarks/queue_metrics.py); counted from the send, that lateness would
 stretch every interval of a busy key and hold each of its changes longer.
-Up to `interval / 10` of lateness is forgiven that way (25 ms at 0.25 s);
-beyond it the schedule moves on from the send less that. So a send can
-follow a late one by 0.9 x `interval` at the least, and over any span of n
-intervals a key gets at most n + 1 sends.
+Up to `interval / 10` of lateness is caught up that way (25 ms at 0.25 s),
+so a send can follow a late one by 0.9 x `interval`. What is never given:
+a fifth send within four intervals (1 s at 0.25 s): a slot that would make
+one waits until the fourth last send is four intervals old, so "4 per
+second" holds over any second, measured on the actual sends.
 
 Pure: no clock, no I/O, no asyncio. The caller passes the time (a monotonic
 clock: wall time may jump) and asks `next_wake()` when to call `due` again.
 
-Memory: one float per key ever sent (queues and agents are bounded by the
+Memory: five floats per key ever sent (queues and agents are bounded by the
 deployment), plus the pending keys.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from dataclasses import dataclass, field
 
 __all__ = ["Coalescer"]
 
 _FORGIVEN = 0.1  # of an interval: the lateness of a send that keeps the next slot on time
+_PER_WINDOW = 4  # sends of a key in any `_PER_WINDOW` intervals, at most
 
 
 @dataclass(slots=True)
 class Coalescer:
     interval: float = 0.25
-    _last_sent: dict[str, float] = field(default_factory=dict)
+    _last_sent: dict[str, float] = field(default_factory=dict)  # key -> slot of its last send
+    _sends: dict[str, deque[float]] = field(default_factory=dict)  # key -> its last send times
     _pending: dict[str, float] = field(default_factory=dict)  # key -> when it is due
     _heap: list[tuple[float, str]] = field(default_factory=list)  # (due, key), may be stale
 
@@ -53,20 +57,41 @@ class Coalescer:
         """`key` changed at `now`: True means send it now; False, it is pending."""
         if key in self._pending:
             return False
-        last = self._last_sent.get(key)
-        if last is None or not last <= now < last + self.interval:
-            self._last_sent[key] = now
+        due = self._next_slot(key, now)
+        if due is None:
+            self._sent(key, now, now)
             return True
-        due = last + self.interval
         self._pending[key] = due
         heapq.heappush(self._heap, (due, key))
         return False
 
-    def drop_pending(self, key: str) -> None:
-        """The send of `key` let through last reads the state after its pending
-        changes too (the caller sent it later than `changed` said): nothing is
-        left to send for them."""
+    def _next_slot(self, key: str, now: float) -> float | None:
+        """When `key` may be sent next, or None for now."""
+        last = self._last_sent.get(key)
+        if last is None or now < last:  # never sent, or the clock went back
+            self._sends.pop(key, None)
+            return None
+        due = last + self.interval
+        sends = self._sends.get(key)
+        if sends is not None and len(sends) == _PER_WINDOW:
+            due = max(due, sends[0] + _PER_WINDOW * self.interval)
+        return due if now < due else None
+
+    def _sent(self, key: str, slot: float, now: float) -> None:
+        self._last_sent[key] = slot
+        sends = self._sends.get(key)
+        if sends is None:
+            sends = self._sends[key] = deque(maxlen=_PER_WINDOW)
+        sends.append(now)
+
+    def sent_late(self, key: str, now: float) -> None:
+        """`key`, let through by `changed`, was only sent at `now`: that send read
+        the state after its pending changes too (nothing is left to send for
+        them), and it is the one that counts toward "4 in any second"."""
         self._pending.pop(key, None)
+        sends = self._sends.get(key)
+        if sends:
+            sends[-1] = max(sends[-1], now)
 
     def due(self, now: float) -> list[str]:
         """The pending keys whose interval is over at `now`, to send now (oldest first)."""
@@ -77,7 +102,7 @@ class Coalescer:
             if pending.get(key) != due:
                 continue  # stale entry
             del pending[key]
-            self._last_sent[key] = max(due, now - self.interval * _FORGIVEN)
+            self._sent(key, max(due, now - self.interval * _FORGIVEN), now)
             out.append(key)
         return out
 
