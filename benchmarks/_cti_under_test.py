@@ -50,6 +50,11 @@ def agent_name(i: int) -> str:
     return f"Agent {FIRST_EXTENSION + i}"
 
 
+def agent_user(i: int) -> tuple[str, str, str, str]:
+    """Agent i as a benchmark client (login, name, role, interface): `WsClients` users."""
+    return (agent_login(i), agent_name(i), "agent", agent_interface(i))
+
+
 async def seed_agents(store: Store, count: int) -> None:
     """`count` agents sharing one password hash, in one bulk insert."""
     encoded = await asyncio.to_thread(hash_password, PASSWORD)

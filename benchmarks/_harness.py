@@ -17,12 +17,14 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cti.runner import LOOPS
+
+R = TypeVar("R")
 
 WS_CLIENTS = Path(__file__).resolve().parent / "_ws_clients.py"
 
@@ -38,7 +40,7 @@ def add_loop_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def loops_to_run(args: argparse.Namespace) -> list[str]:
+def _loops_to_run(args: argparse.Namespace) -> list[str]:
     chosen: str = args.loop
     return [chosen, *(loop for loop in LOOPS if loop != chosen)] if args.loop_peer else [chosen]
 
@@ -46,6 +48,40 @@ def loops_to_run(args: argparse.Namespace) -> list[str]:
 def use_loop(name: str) -> None:
     """CTI children started from now on run on `name` (they inherit $CTI_LOOP)."""
     os.environ["CTI_LOOP"] = name
+
+
+def run_on_loops(
+    args: argparse.Namespace,
+    measure: Callable[[], Coroutine[Any, Any, R]],
+    report: Callable[[R, str], None],
+) -> dict[str, R]:
+    """`measure()` with the CTI on --loop, and on the other loop too with
+    --loop-peer, reporting each; the children are left on --loop."""
+    results: dict[str, R] = {}
+    for loop in _loops_to_run(args):
+        use_loop(loop)
+        results[loop] = asyncio.run(measure())
+        report(results[loop], loop)
+    use_loop(args.loop)
+    return results
+
+
+def compare_loops(
+    results: Mapping[str, R],
+    cpu: Callable[[R], float],
+    cpu_unit: str,
+    latencies_ms: Callable[[R], Sequence[float]],
+) -> None:
+    """One line of ratios when `run_on_loops` ran both loops."""
+    if len(results) < 2:
+        return
+    (first, a), (second, b) = results.items()
+    la, lb = latencies_ms(a), latencies_ms(b)
+    print(
+        f"\nevent loops ({first} / {second}): CTI CPU {cpu_unit} {cpu(a):.2f} / {cpu(b):.2f} "
+        f"= {cpu(a) / cpu(b):.2f}x; p50 {percentile(la, 50):.2f} / {percentile(lb, 50):.2f} ms; "
+        f"p99 {percentile(la, 99):.2f} / {percentile(lb, 99):.2f} ms"
+    )
 
 
 def percentile(ordered: Sequence[float], p: float) -> float:

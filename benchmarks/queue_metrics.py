@@ -64,21 +64,21 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _cti_board_under_test import queue_name, supervisor_login  # noqa: E402
-from _cti_under_test import agent_interface, agent_login, agent_name  # noqa: E402
+from _cti_under_test import agent_interface, agent_name, agent_user  # noqa: E402
 from _harness import (  # noqa: E402
     Child,
     ClientsCounts,
     LoopLag,
     WsClients,
     add_loop_options,
+    compare_loops,
     cpu_seconds,
     log_summary,
-    loops_to_run,
     percentile,
     read_log,
+    run_on_loops,
     start_child,
     stop_child,
-    use_loop,
 )
 
 from cti.sim import AgentConfig, FakeAsterisk, QueueConfig, Scenario  # noqa: E402
@@ -316,9 +316,7 @@ async def run(opts: Options, interval: float) -> Result:
         (supervisor_login(i), f"Supervisor {i}", "supervisor", None) for i in supervisors
     ]
     if opts.agent_sockets:
-        users += [
-            (agent_login(i), agent_name(i), "agent", agent_interface(i)) for i in range(opts.agents)
-        ]
+        users += map(agent_user, range(opts.agents))
     agent_users = range(opts.supervisors, len(users))
     gc.unfreeze()
     with tempfile.TemporaryDirectory(prefix="cti-bench-") as tmpdir:
@@ -552,32 +550,19 @@ def main() -> None:
         not a.no_agent_sockets,
         a.ivr_time_scale,
     )
-    by_loop: dict[str, Result] = {}
-    for loop in loops_to_run(a):
-        use_loop(loop)
-        by_loop[loop] = asyncio.run(run(opts, a.interval))
-        report(opts, by_loop[loop], loop)
-    use_loop(a.loop)
+    by_loop = run_on_loops(
+        a, lambda: run(opts, a.interval), lambda result, loop: report(opts, result, loop)
+    )
     result = by_loop[a.loop]
     if not a.no_peer:
         peer = asyncio.run(run(opts, 0.0))
         report(opts, peer, a.loop)
         compare(result, peer)
-    if len(by_loop) > 1:
-        compare_loops(by_loop)
-
-
-def compare_loops(by_loop: dict[str, Result]) -> None:
-    (first, a), (second, b) = by_loop.items()
-
-    def cpu(r: Result) -> float:
-        return r.cpu_seconds / r.cti_events * 1e6 if r.cti_events else math.nan
-
-    print(
-        f"\nevent loops ({first} / {second}, coalesced): CPU per event {cpu(a):.1f} / "
-        f"{cpu(b):.1f} us = {cpu(a) / cpu(b):.2f}x; p50 {percentile(a.latencies_ms, 50):.1f} / "
-        f"{percentile(b.latencies_ms, 50):.1f} ms; p99 {percentile(a.latencies_ms, 99):.1f} / "
-        f"{percentile(b.latencies_ms, 99):.1f} ms"
+    compare_loops(
+        by_loop,
+        lambda r: r.cpu_seconds / r.cti_events * 1e6 if r.cti_events else math.nan,
+        "us per AMI event (coalesced)",
+        lambda r: r.latencies_ms,
     )
 
 

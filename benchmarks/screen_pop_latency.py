@@ -44,19 +44,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _cti_under_test import agent_interface, agent_login, agent_name  # noqa: E402
+from _cti_under_test import agent_interface, agent_name, agent_user  # noqa: E402
 from _harness import (  # noqa: E402
     LoopLag,
     WsClients,
     add_loop_options,
+    compare_loops,
     cpu_seconds,
     log_summary,
-    loops_to_run,
     percentile,
     read_log,
+    run_on_loops,
     start_child,
     stop_child,
-    use_loop,
 )
 
 from cti.sim import AgentConfig, FakeAsterisk, QueueConfig, Scenario  # noqa: E402
@@ -205,10 +205,7 @@ async def run(opts: Options) -> Result:
             try:
                 async with asyncio.timeout(30.0):
                     await fake.wait_logged_in(1)
-                users = [
-                    (agent_login(i), agent_name(i), "agent", agent_interface(i))
-                    for i in range(opts.agents)
-                ]
+                users = [agent_user(i) for i in range(opts.agents)]
                 clients = await WsClients.start(child.http_port, secret, users, '"screen_pop"')
                 # B's full collections would hold back the frames it writes: park
                 # the set-up objects out of the collector's reach (B only).
@@ -303,20 +300,13 @@ def main() -> None:
     add_loop_options(parser)
     a = parser.parse_args()
     opts = Options(a.agents, a.rate, a.seconds, a.warmup, a.timeout, a.ivr_time_scale)
-    by_loop: dict[str, Result] = {}
-    for loop in loops_to_run(a):
-        use_loop(loop)
-        by_loop[loop] = asyncio.run(run(opts))
-        report(opts, by_loop[loop], loop)
-    if len(by_loop) > 1:
-        (first, x), (second, y) = by_loop.items()
-        cpu_x, cpu_y = (r.cpu_seconds / r.calls * 1000.0 if r.calls else math.nan for r in (x, y))
-        lx, ly = x.figures.latencies_ms, y.figures.latencies_ms
-        print(
-            f"\nevent loops ({first} / {second}): CTI CPU per call {cpu_x:.2f} / {cpu_y:.2f} ms "
-            f"= {cpu_x / cpu_y:.2f}x; p50 {percentile(lx, 50):.2f} / {percentile(ly, 50):.2f} ms; "
-            f"p99 {percentile(lx, 99):.2f} / {percentile(ly, 99):.2f} ms"
-        )
+    by_loop = run_on_loops(a, lambda: run(opts), lambda result, loop: report(opts, result, loop))
+    compare_loops(
+        by_loop,
+        lambda r: r.cpu_seconds / r.calls * 1000.0 if r.calls else math.nan,
+        "ms per call",
+        lambda r: r.figures.latencies_ms,
+    )
 
 
 if __name__ == "__main__":

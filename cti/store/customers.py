@@ -21,7 +21,6 @@ __all__ = [
     "CustomerQuery",
     "customer_by_id",
     "insert_customer",
-    "lookup_customer",
     "lookup_customers",
     "normalize_phones",
 ]
@@ -80,16 +79,10 @@ _LOOKUP = _lookup_statement()
 CustomerQuery = tuple[str | None, str | None]
 
 
-async def lookup_customer(
-    conn: AsyncConnection, *, account: str | None, phone: str | None
-) -> CustomerRecord | None:
-    return (await lookup_customers(conn, [(account, phone)]))[0]
-
-
 async def lookup_customers(
     conn: AsyncConnection, queries: Sequence[CustomerQuery]
 ) -> list[CustomerRecord | None]:
-    """What `lookup_customer` answers for each query, in one round trip: under
+    """The customer of each (account, phone) query, in one round trip: under
     load the queries of several calls share it (cti.customers.LookupBatcher)."""
     asked = [
         (account.strip() if account else None, phone_candidates(phone) if phone else ())

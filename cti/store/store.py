@@ -320,11 +320,7 @@ class Store:
             found = await self.customer_by_id(customer_id)
             if found is not None:
                 return found
-        with translate_errors("lookup customer"):
-            if self._read_engine is None:
-                raise RuntimeError("Store.start() has not been awaited")
-            async with self._read_engine.connect() as conn:
-                return await _customers.lookup_customer(conn, account=account, phone=phone)
+        return (await self.lookup_customers([(account, phone)]))[0]
 
     async def lookup_customers(
         self, queries: Sequence[_customers.CustomerQuery]
