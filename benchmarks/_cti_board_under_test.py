@@ -5,7 +5,8 @@ Like benchmarks/_cti_under_test.py (whose agent seeding it reuses), plus
 --queues queues (`q00`, `q01`, ...), and the supervisor feed's interval
 (--board-interval; 0 turns coalescing off, for the peer run). Prints one JSON
 line `{"http_port": P, "pid": N}` once listening, then keeps the feed's
-and the engine's counters in --stats-file (JSON); SIGTERM stops it.
+and the engine's counters and the garbage collector's recent pauses in
+--stats-file (JSON); SIGTERM stops it.
 
 Not meant to be run by hand: `queue_metrics.py` starts it.
 """
@@ -16,11 +17,15 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import os
 import sys
+import time
+from collections import deque
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,6 +69,24 @@ async def seed_supervisors(store: Store, count: int, queues: int) -> None:
         await store.add_supervisor_queues(supervisor_login(i), map(queue_name, range(queues)))
 
 
+class GcPauses:
+    """The collector's pauses in this process, as (generation, ms, ended at
+    `time.perf_counter()`): the parent keeps those inside its window (one
+    monotonic clock for the machine's processes). A pause holds every board
+    due meanwhile, so it shows in the latency's tail."""
+
+    def __init__(self, keep: int = 2000) -> None:
+        self._started = 0.0
+        self.recent: deque[tuple[int, float, float]] = deque(maxlen=keep)
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._started = now
+        else:
+            self.recent.append((info["generation"], (now - self._started) * 1000.0, now))
+
+
 def _write_atomically(path: Path, text: str) -> None:
     """Readers see the old file or the new one, never half of one."""
     partial = path.with_suffix(".tmp")
@@ -71,7 +94,9 @@ def _write_atomically(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-async def write_stats_until(runner: asyncio.Task[None], service: CtiService, path: Path) -> None:
+async def write_stats_until(
+    runner: asyncio.Task[None], service: CtiService, path: Path, pauses: GcPauses
+) -> None:
     """Every 0.1 s, the feed's and the engine's counters as JSON in `path`
     (uvicorn re-raises SIGTERM on exit, so nothing printed at the end is seen)."""
     while not runner.done():
@@ -79,6 +104,7 @@ async def write_stats_until(runner: asyncio.Task[None], service: CtiService, pat
         found = {
             "feed": dataclasses.asdict(service.feed.stats) if service.feed else {},
             "engine": {"events": stats.events, "connects": stats.connects},
+            "gc_pauses": list(pauses.recent),
         }
         await asyncio.to_thread(_write_atomically, path, json.dumps(found))
         await asyncio.wait({runner}, timeout=0.1)
@@ -105,8 +131,10 @@ async def serve(args: argparse.Namespace) -> None:
             async with asyncio.timeout(30.0):
                 await service.wait_http_started()
             print(json.dumps({"http_port": service.http_port, "pid": os.getpid()}), flush=True)
+            pauses = GcPauses()
+            gc.callbacks.append(pauses.on_gc)
             with contextlib.suppress(asyncio.CancelledError):
-                await write_stats_until(runner, service, Path(args.stats_file))
+                await write_stats_until(runner, service, Path(args.stats_file), pauses)
         finally:
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -27,7 +27,10 @@ one clock for every process of the machine. Latency = first reflecting board
 read - end written, per supervisor. Ends written during --warmup are not
 measured; the delivery time (board computed, the CTI's wall clock "at" ->
 read) counts the boards read inside B's window. The loop lag of B and C is
-printed as noise (C's adds to the latency: a board read late is stamped late).
+printed as noise (C's adds to the latency: a board read late is stamped late),
+and so are A's garbage-collector pauses inside the window (A records each with
+`gc.callbacks`): a pause holds every board due meanwhile, so a 50 ms one
+shows in the tail.
 
 Coalescing holds a change for up to 250 ms by design (at most 4 boards per
 second per queue; the first change of a quiet queue goes out at once): at
@@ -58,6 +61,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -259,10 +263,12 @@ class Result:
     cti_log: str
     closest_boards_ms: float  # of one queue, one supervisor (the first)
     most_boards_in_1s: int
+    gc_pauses: list[tuple[int, float]]  # the CTI's, in the window: (generation, ms)
 
 
-def _child_stats(tmp: Path) -> dict[str, dict[str, int]]:
-    """The counters the child keeps in feed.json (empty before its first write)."""
+def _child_stats(tmp: Path) -> dict[str, Any]:
+    """The counters and GC pauses the child keeps in feed.json (empty before its
+    first write)."""
     try:
         found = json.loads((tmp / "feed.json").read_text())
     except (OSError, ValueError):
@@ -270,8 +276,8 @@ def _child_stats(tmp: Path) -> dict[str, dict[str, int]]:
     return found if isinstance(found, dict) else {}
 
 
-def _engine(stats: dict[str, dict[str, int]], name: str) -> int:
-    return stats.get("engine", {}).get(name, 0)
+def _engine(stats: dict[str, Any], name: str) -> int:
+    return int(stats.get("engine", {}).get(name, 0))
 
 
 def _seen(counts: ClientsCounts, users: range) -> tuple[int, int, int]:
@@ -384,7 +390,11 @@ async def run(opts: Options, interval: float) -> Result:
                 if clients is not None:
                     await clients.kill()
                 await stop_child(child.process)
-        feed = _child_stats(tmp).get("feed", {})
+        last = _child_stats(tmp)
+        feed = last.get("feed", {})
+        pauses = [
+            (gen, ms) for gen, ms, at in last.get("gc_pauses", []) if window <= at <= window_end
+        ]
         cti_log = read_log(tmp / "cti.stderr")
     for stamp, user, (queue, offered, at) in read.messages:
         screen = screens[user]
@@ -424,6 +434,7 @@ async def run(opts: Options, interval: float) -> Result:
         agent_boards=agent_boards,
         agent_frames=agent_frames,
         feed=feed,
+        gc_pauses=pauses,
         loop_lag_ms=sorted(lag.samples_ms),
         clients_lag_ms=sorted(ms for stamp, ms in read.lag if window <= stamp <= window_end),
         cti_log=cti_log,
@@ -484,6 +495,19 @@ def report(opts: Options, r: Result, loop: str) -> None:
             f"{r.interval * 1000:g} ms; a late one is caught up by up to a tenth of one, "
             f"never to a fifth board in 1 s: cti/feed/coalescer.py)"
         )
+    by_gen = defaultdict(list)
+    for gen, ms in r.gc_pauses:
+        by_gen[gen].append(ms)
+    print(
+        "  CTI garbage collections in the window (each holds every board due meanwhile): "
+        + (
+            "; ".join(
+                f"generation {gen}: {len(ms)}, longest {max(ms):.1f} ms, {sum(ms):.0f} ms in all"
+                for gen, ms in sorted(by_gen.items())
+            )
+            or "none"
+        )
+    )
     print(
         f"  agents: {r.agent_frames} frames received, queue_board among them: {r.agent_boards}; "
         f"supervisor sockets closed early: {r.closed or 'none'}"
