@@ -247,6 +247,7 @@ class Result:
     supervisor_frames: int
     supervisor_boards: int
     supervisor_agent_states: int
+    supervisor_queue_states: int
     closed: list[str]
     agent_boards: int
     agent_frames: int
@@ -280,12 +281,13 @@ def _engine(stats: dict[str, Any], name: str) -> int:
     return int(stats.get("engine", {}).get(name, 0))
 
 
-def _seen(counts: ClientsCounts, users: range) -> tuple[int, int, int]:
-    """Frames, boards and agent states read so far by these users' sockets."""
+def _seen(counts: ClientsCounts, users: range) -> tuple[int, int, int, int]:
+    """Frames, boards, agent states and queue states read so far by these users' sockets."""
     return (
         sum(counts.frames[u] for u in users),
         sum(counts.matched[u] for u in users),
         sum(counts.counted[0][u] for u in users),
+        sum(counts.counted[1][u] for u in users),
     )
 
 
@@ -344,7 +346,7 @@ async def run(opts: Options, interval: float) -> Result:
                     '"queue_board"',
                     fields=["queue", "today.offered", "at"],
                     keep=supervisors,
-                    count=['"agent_state"'],
+                    count=['"agent_state"', '"queue_state"'],
                 )
                 gc.collect()
                 gc.freeze()
@@ -411,7 +413,7 @@ async def run(opts: Options, interval: float) -> Result:
         missing += lost
     pooled.sort()
     seen0, seen1 = (_seen(mark, supervisors) for mark in read.marks)
-    agent_frames, agent_boards, _ = _seen(read.counts, agent_users)
+    agent_frames, agent_boards, _, _ = _seen(read.counts, agent_users)
     return Result(
         interval=interval,
         latencies_ms=pooled,
@@ -423,6 +425,7 @@ async def run(opts: Options, interval: float) -> Result:
         supervisor_frames=seen1[0] - seen0[0],
         supervisor_boards=seen1[1] - seen0[1],
         supervisor_agent_states=seen1[2] - seen0[2],
+        supervisor_queue_states=seen1[3] - seen0[3],
         unmatched_queues=_unmatched(ends, screens),
         measurer_cpu=own_cpu,
         clients_cpu=clients_cpu1 - clients_cpu0,
@@ -477,13 +480,16 @@ def report(opts: Options, r: Result, loop: str) -> None:
     per_sup = r.wall * max(1, opts.supervisors)
     print(
         f"  per supervisor: {r.supervisor_frames / per_sup:.0f} frames/s, of which "
-        f"{r.supervisor_boards / per_sup:.0f} queue_board/s and "
+        f"{r.supervisor_boards / per_sup:.0f} queue_board/s, "
+        f"{r.supervisor_queue_states / per_sup:.0f} queue_state/s and "
         f"{r.supervisor_agent_states / per_sup:.0f} agent_state/s"
     )
     if r.feed:
         print(
             f"  feed: {r.feed.get('boards_sent', 0)} boards sent for "
-            f"{r.feed.get('board_changes', 0)} board changes; {r.feed.get('agents_sent', 0)} "
+            f"{r.feed.get('board_changes', 0)} board changes; "
+            f"{r.feed.get('queue_states_sent', 0)} queue states for "
+            f"{r.feed.get('queue_state_changes', 0)} changes; {r.feed.get('agents_sent', 0)} "
             f"agent states for {r.feed.get('agent_changes', 0)} changes; "
             f"failures {r.feed.get('failures', 0)}"
         )

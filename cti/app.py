@@ -209,10 +209,12 @@ class CtiService:
             wrap_up_ended=wrap_up_ended,
         )
         engine.effects = agent_control.pause_effect  # wrap-up (un)pauses
-        # queue boards and agent states to supervisors, at most 4/s each (cti/feed)
+        # queue news (boards, waiting callers) and agent states to supervisors,
+        # at most 4/s per queue and per agent (cti/feed)
         feed = BoardFeed(metrics, publisher, interval=settings.board_interval)
         engine.on_metrics_changed = feed.queues_changed
         engine.on_agent_changed = feed.agent_changed
+        engine.on_queue_updated = feed.queue_state_changed
 
         async def user_exists(login: str) -> bool:
             return await users.get_user(login) is not None

@@ -21,7 +21,8 @@ changed buckets go to the store from their own writer task every
 `on_metrics_changed` (if set) hears which queues' boards changed.
 `on_agent_changed` (if set) takes over telling supervisors of an agent's
 state (the supervisor feed, cti/feed, coalesces it); the agent is still told
-of every change directly.
+of every change directly. `on_queue_updated` (if set) does the same for a
+queue's waiting callers (`queue_state`, only ever sent to supervisors).
 
 Time passes for the model through `Model.tick`, called every `tick_interval`
 seconds (wrap-up timers end there). The model's `SetMemberPause` effects go to
@@ -95,6 +96,8 @@ MetricsSink = Callable[[Sequence[StoredBucket]], Awaitable[None]]
 MetricsChanged = Callable[[set[str]], None]
 # (interface, queues, agent_state payload): an agent's news for supervisors
 AgentChanged = Callable[[str, Sequence[str], Mapping[str, Any]], None]
+# (queue, queue_state payload): a queue's waiting callers, for supervisors
+QueueChanged = Callable[[str, Mapping[str, Any]], None]
 ModelStep = Callable[[Model, float], list[Output]]
 _RECORD_BATCH = 200
 _STATE_LINGER = 0.25  # seconds an agent state may wait to share a transaction
@@ -162,6 +165,7 @@ class Engine:
         self.metrics = metrics
         self.on_metrics_changed: MetricsChanged | None = None
         self.on_agent_changed: AgentChanged | None = None
+        self.on_queue_updated: QueueChanged | None = None
         self._save_metrics = save_metrics
         self._metrics_interval = metrics_flush_interval
         # one write at a time, so an older bucket version never lands after a newer one
@@ -306,7 +310,10 @@ class Engine:
                 if out.since == out.at:  # a new (state, reason) began: a new row
                     self._queue_state(out)
             elif isinstance(out, QueueUpdated):
-                publish.publish_about_queue(out.queue, out.to_json())
+                if self.on_queue_updated is not None:
+                    self.on_queue_updated(out.queue, out.to_json())
+                else:
+                    publish.publish_about_queue(out.queue, out.to_json())
             elif isinstance(out, SetMemberPause) and self.effects is not None:
                 self.effects(out)
 

@@ -1,13 +1,14 @@
-"""The supervisor feed: queue boards and agent states, at most 4 per second each.
+"""The supervisor feed: queue news (boards, waiting callers) and agent states,
+at most 4 per second each.
 
 Strategy: a thin asyncio shell around two pure `Coalescer`s, one keyed by
 queue, one by agent interface. The engine tells the feed what changed
-(`queues_changed` after the metrics took an output in, `agent_changed` with
-an `agent_state` payload); a key the coalescer lets through is published as
-soon as the engine has handled the rest of what arrived with the change
-(`call_soon`); a merged key is published by one loop timer (`call_later`) at
-the end of its interval. No task of its own: nothing here can stop the
-service, and a failing publish is logged.
+(`queues_changed` after the metrics took an output in, `queue_state_changed`
+and `agent_changed` with a `queue_state` / `agent_state` payload); a key the
+coalescer lets through is published as soon as the engine has handled the
+rest of what arrived with the change (`call_soon`); a merged key is published
+by one loop timer (`call_later`) at the end of its interval. No task of its
+own: nothing here can stop the service, and a failing publish is logged.
 
 Why not at once: Asterisk reports one happening as a burst of events (an
 agent hangs up: AgentComplete, two Hangups, QueueMemberStatus), read
@@ -17,9 +18,14 @@ for the next slot, 250 ms later: measured, 2% of call ends came within 1 ms
 after a board of their queue, the most of any millisecond of the interval.
 
 Queue boards are computed at send time (`source.board(queue, now)`), so a
-merged send shows the latest state. Agents: the latest `agent_state` payload
-of each pending agent is kept and sent; the queues of the merged changes are
-united, so supervisors of a queue the agent just left hear about it too.
+merged send shows the latest state. A queue's `queue_state` (its waiting
+callers, `queue_state_changed`) rides in the same slot: the latest payload is
+kept and sent just before the board, so a queue's news reach supervisors at
+most 4 times a second in all, never twice as often in two event types (and
+the board shows the same waiting count anyway). Agents: the latest
+`agent_state` payload of each pending agent is kept and sent; the queues of
+the merged changes are united, so supervisors of a queue the agent just left
+hear about it too.
 
 Why agents are coalesced as well: an agent state goes to every supervisor in
 scope, and one flapping phone (a bad registration, a script pausing in a loop)
@@ -80,6 +86,8 @@ class FeedStats:
     boards_sent: int = 0
     boards_unheard: int = 0  # due, but nobody would receive them: not computed
     board_changes: int = 0  # changes reported; minus boards_sent = merged away
+    queue_states_sent: int = 0
+    queue_state_changes: int = 0
     agents_sent: int = 0
     agent_changes: int = 0
     failures: int = 0
@@ -109,6 +117,7 @@ class BoardFeed:
         self._queues = Coalescer(interval)
         self._agents = Coalescer(interval)
         self._agent_news: dict[str, _AgentNews] = {}
+        self._queue_news: dict[str, Mapping[str, Any]] = {}  # queue -> latest queue_state
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None  # monotonic time the timer fires
         # let through by the coalescer, sent once the current burst is handled
@@ -128,10 +137,22 @@ class BoardFeed:
         now = self._monotonic()
         for queue in queues:
             self.stats.board_changes += 1
-            if self._queues.changed(queue, now):
-                self._soon_boards[queue] = None
-                self._send_soon()
+            self._queue_changed(queue, now)
         self._arm(now)
+
+    def queue_state_changed(self, queue: str, payload: Mapping[str, Any]) -> None:
+        """`queue`'s waiting callers changed (`payload`: its `queue_state` event):
+        sent with the queue's next board."""
+        now = self._monotonic()
+        self.stats.queue_state_changes += 1
+        self._queue_news[queue] = payload
+        self._queue_changed(queue, now)
+        self._arm(now)
+
+    def _queue_changed(self, queue: str, now: float) -> None:
+        if self._queues.changed(queue, now):
+            self._soon_boards[queue] = None
+            self._send_soon()
 
     def agent_changed(
         self, interface: str, queues: Sequence[str], payload: Mapping[str, Any]
@@ -182,12 +203,20 @@ class BoardFeed:
     def _send_boards(self, queues: Iterable[str]) -> None:
         now = self._clock()
         for queue in queues:
+            news = self._queue_news.pop(queue, None)
             if not self._publisher.has_audience_for_queue(queue):
                 # A board costs O(members x windows) to compute: with 1,000 agents
                 # that held the loop (and the pops behind it) for milliseconds,
                 # 4 times a second, for nobody.
                 self.stats.boards_unheard += 1
                 continue
+            if news is not None:
+                try:
+                    self._publisher.publish_about_queue(queue, news)
+                    self.stats.queue_states_sent += 1
+                except Exception:
+                    self.stats.failures += 1
+                    log.exception("could not publish the state of queue %s", queue)
             try:
                 payload = self._source.board(queue, now).to_json()
                 self._publisher.publish_about_queue(queue, payload)

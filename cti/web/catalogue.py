@@ -366,7 +366,10 @@ def _entries() -> list[_Entry]:
             "An agent's work state changed (or their queues did).",
         ),
         _model_entry(
-            _QUEUE, "the supervisors of the queue, and admins", "A queue's waiting callers changed."
+            _QUEUE,
+            "the supervisors of the queue, and admins",
+            "A queue's waiting callers changed. Sent with the queue's `queue_board`, just "
+            "before it, and merged like it: at most 4 per second per queue, the latest state.",
         ),
         _model_entry(
             _sample_board(),

@@ -142,6 +142,46 @@ async def test_a_flapping_agent_cannot_flood_supervisors() -> None:
     feed.close()
 
 
+def waiting(queue: str, count: int) -> dict[str, Any]:
+    return {"type": "queue_state", "queue": queue, "waiting": count}
+
+
+async def test_queue_state_rides_with_the_board_and_is_merged_like_it() -> None:
+    source, publisher = FakeSource(), FakePublisher()
+    feed = BoardFeed(source, publisher, interval=INTERVAL)
+    feed.queue_state_changed("support", waiting("support", 1))
+    await asyncio.sleep(0)
+    assert [p["type"] for _, p in publisher.queues] == ["queue_state", "queue_board"]
+    for count in range(2, 10):  # callers keep joining inside the interval
+        source.versions["support"] = count
+        feed.queue_state_changed("support", waiting("support", count))
+        feed.queues_changed(["support"])
+    await asyncio.sleep(0)
+    assert len(publisher.queues) == 2
+    await asyncio.sleep(INTERVAL * 3)
+    sent = [(p["type"], p.get("waiting", p.get("v"))) for _, p in publisher.queues]
+    # one slot per queue for both kinds: the latest waiting count, then the board
+    assert sent == [("queue_state", 1), ("queue_board", 0), ("queue_state", 9), ("queue_board", 9)]
+    assert feed.stats.queue_state_changes == 9
+    assert feed.stats.queue_states_sent == 2
+    assert feed.stats.boards_sent == 2
+    feed.close()
+
+
+async def test_queue_state_of_a_queue_nobody_watches_is_dropped_not_kept() -> None:
+    source, publisher = FakeSource(), FakePublisher(unheard={"night"})
+    feed = BoardFeed(source, publisher, interval=INTERVAL)
+    feed.queue_state_changed("night", waiting("night", 3))
+    await asyncio.sleep(0)
+    assert publisher.queues == []
+    publisher.unheard.clear()  # a supervisor of "night" logged in (REST gives the snapshot)
+    await asyncio.sleep(INTERVAL * 2)
+    feed.queues_changed(["night"])
+    await asyncio.sleep(0)
+    assert [p["type"] for _, p in publisher.queues] == ["queue_board"]  # no stale waiting count
+    feed.close()
+
+
 async def test_close_stops_the_timer() -> None:
     source, publisher = FakeSource(), FakePublisher()
     feed = BoardFeed(source, publisher, interval=INTERVAL)

@@ -12,7 +12,7 @@ from cti.ids import Interface, QueueName
 from cti.metrics import QueueMetrics
 from cti.model.events import MemberUpdated
 from cti.model.model import Model
-from cti.model.outputs import Output
+from cti.model.outputs import Output, QueueUpdated
 
 ALICE = Interface("PJSIP/1001")
 INTERVAL = 0.05
@@ -85,4 +85,36 @@ async def test_a_pause_flap_reaches_supervisors_twice_and_the_agent_every_time()
     assert {t for t, p in publisher.supervisors if p["type"] == "queue_board"} == {"queue:support"}
     assert boards[-1]["agents"]["available"] == 1
     assert boards[-1]["agents"]["paused"] == 0
+    feed.close()
+
+
+async def test_callers_joining_in_a_loop_reach_supervisors_with_the_boards() -> None:
+    publisher = Recorder()
+    metrics = QueueMetrics()
+    clock = [1_764_331_200.0]
+    engine = Engine(
+        model=Model(), publisher=publisher, metrics=metrics, clock=lambda: clock[0], tick_interval=0
+    )
+    feed = BoardFeed(metrics, publisher, interval=INTERVAL, clock=lambda: clock[0])
+    engine.on_metrics_changed = feed.queues_changed
+    engine.on_queue_updated = feed.queue_state_changed
+    for count in range(1, 21):  # 20 callers join, one AMI read each
+        clock[0] += 0.001
+        update = QueueUpdated(QueueName("support"), count, 1_764_331_200.0, (ALICE,), clock[0])
+
+        def step(model: Model, at: float, update: QueueUpdated = update) -> list[Output]:
+            return [update]
+
+        await engine.apply_now(step)
+        await asyncio.sleep(0)
+    await asyncio.sleep(INTERVAL * 3)
+    news = [(p["type"], p["waiting"]) for t, p in publisher.supervisors if t == "queue:support"]
+    # the first at once and the latest at the end of the interval, each just before its board
+    assert news == [
+        ("queue_state", 1),
+        ("queue_board", 1),
+        ("queue_state", 20),
+        ("queue_board", 20),
+    ]
+    assert publisher.own == []  # agents never get queue_state
     feed.close()
