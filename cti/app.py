@@ -16,7 +16,7 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import uvicorn
@@ -90,6 +90,7 @@ class AriPart:
     stream: AriEventStream
     ivr: IvrApp
     intake: AriIntake
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def create(cls, settings: Settings, engine: Engine, store: Store) -> AriPart:
@@ -108,13 +109,20 @@ class AriPart:
         return cls(rest, stream, ivr, AriIntake(engine, ivr, rest))
 
     def tasks(self) -> list[asyncio.Task[None]]:
-        return [
+        self._tasks = [
             asyncio.create_task(self.stream.run(), name="cti-ari"),
             asyncio.create_task(self.stream.serve(self.intake), name="cti-ari-intake"),
         ]
+        return list(self._tasks)
 
     async def close(self) -> None:
         await self.stream.close()
+        # The intake first: an event it still held could start serving a call
+        # (REST requests) after the client below is closed; a request that was
+        # opening a connection then left it open, unowned.
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.ivr.close()  # sends the calls it was serving back to the dialplan
         await self.rest.aclose()
 
@@ -314,36 +322,47 @@ class CtiService:
         try:
             done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self.server.should_exit = True
-            self.hub.shutdown()
-            presence = getattr(self.app.state, "presence", None)
-            if presence is not None:
-                await presence.aclose()
-            if self.feed is not None:
-                self.feed.close()
-            await self.client.close()
-            if self.ari is not None:
-                await self.ari.close()
-            # no more input: let the engine store the call records it holds
+            # Cancelled (by whoever runs us) while stopping, the shutdown still
+            # ends: cut short, it lost the call records the engine held and
+            # left the ARI client's connections open. Each step is bounded.
+            shutdown = asyncio.ensure_future(self._shutdown(parts))
             try:
-                async with asyncio.timeout(_FLUSH_TIMEOUT):
-                    await self.engine.flush_records()
-            except TimeoutError:
-                log.error("call records still unwritten at shutdown")
-            for task in parts:
-                if task.get_name() != "cti-http":
-                    task.cancel()
-            # let uvicorn finish its own shutdown (lifespan, open sockets)
-            await asyncio.wait(parts, timeout=_HTTP_START_TIMEOUT)
-            for task in parts:
-                task.cancel()
-            if self.relay is not None:
-                await self.relay.aclose()
-            if self.bus is not None:
-                await self.bus.aclose()
+                await asyncio.shield(shutdown)
+            except asyncio.CancelledError:
+                await shutdown
+                raise
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
+
+    async def _shutdown(self, parts: list[asyncio.Task[None]]) -> None:
+        self.server.should_exit = True
+        self.hub.shutdown()
+        presence = getattr(self.app.state, "presence", None)
+        if presence is not None:
+            await presence.aclose()
+        if self.feed is not None:
+            self.feed.close()
+        await self.client.close()
+        if self.ari is not None:
+            await self.ari.close()
+        # no more input: let the engine store the call records it holds
+        try:
+            async with asyncio.timeout(_FLUSH_TIMEOUT):
+                await self.engine.flush_records()
+        except TimeoutError:
+            log.error("call records still unwritten at shutdown")
+        for task in parts:
+            if task.get_name() != "cti-http":
+                task.cancel()
+        # let uvicorn finish its own shutdown (lifespan, open sockets)
+        await asyncio.wait(parts, timeout=_HTTP_START_TIMEOUT)
+        for task in parts:
+            task.cancel()
+        if self.relay is not None:
+            await self.relay.aclose()
+        if self.bus is not None:
+            await self.bus.aclose()
 
     async def wait_http_started(self) -> None:
         async with asyncio.timeout(_HTTP_START_TIMEOUT):

@@ -126,6 +126,10 @@ class AriRest:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    @property
+    def is_closed(self) -> bool:
+        return self._client.is_closed
+
     async def __aenter__(self) -> AriRest:
         return self
 

@@ -95,6 +95,24 @@ async def stop(service: CtiService, runner: asyncio.Task[None]) -> None:
         await asyncio.wait_for(runner, WAIT)
 
 
+async def test_a_stop_cancelled_midway_still_closes_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_stack(tmp_path) as running:
+        service = running.service
+        closing = service.client.close
+
+        async def slow_close() -> None:  # Asterisk takes a while to answer the Logoff
+            await asyncio.sleep(0.3)
+            await closing()
+
+        monkeypatch.setattr(service.client, "close", slow_close)
+    # stop() cancelled the service as soon as uvicorn was out, while it was
+    # closing the AMI client: the shutdown carried on to the end regardless
+    assert service.ari is not None
+    assert service.ari.rest.is_closed  # no connection of it left open
+
+
 async def login(http: httpx.AsyncClient, user: str, password: str = "demo") -> str:
     response = await http.post("/api/login", json={"login": user, "password": password})
     assert response.status_code == 200, response.text
