@@ -5,7 +5,7 @@ Like benchmarks/_cti_under_test.py (whose agent seeding it reuses), plus
 --queues queues (`q00`, `q01`, ...), and the supervisor feed's interval
 (--board-interval; 0 turns coalescing off, for the peer run). Prints one JSON
 line `{"http_port": P, "pid": N}` once listening, then keeps the feed's
-and the engine's counters and the garbage collector's recent pauses in
+and the engine's counters and the garbage collector's pauses in
 --stats-file (JSON); SIGTERM stops it.
 
 Not meant to be run by hand: `queue_metrics.py` starts it.
@@ -23,7 +23,6 @@ import logging
 import os
 import sys
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -75,16 +74,17 @@ class GcPauses:
     monotonic clock for the machine's processes). A pause holds every board
     due meanwhile, so it shows in the latency's tail."""
 
-    def __init__(self, keep: int = 2000) -> None:
+    def __init__(self) -> None:
         self._started = 0.0
-        self.recent: deque[tuple[int, float, float]] = deque(maxlen=keep)
+        # all of them: a run is a minute or two, a few hundred collections at most
+        self.seen: list[tuple[int, float, float]] = []
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         now = time.perf_counter()
         if phase == "start":
             self._started = now
         else:
-            self.recent.append((info["generation"], (now - self._started) * 1000.0, now))
+            self.seen.append((info["generation"], (now - self._started) * 1000.0, now))
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -104,7 +104,7 @@ async def write_stats_until(
         found = {
             "feed": dataclasses.asdict(service.feed.stats) if service.feed else {},
             "engine": {"events": stats.events, "connects": stats.connects},
-            "gc_pauses": list(pauses.recent),
+            "gc_pauses": list(pauses.seen),
         }
         await asyncio.to_thread(_write_atomically, path, json.dumps(found))
         await asyncio.wait({runner}, timeout=0.1)

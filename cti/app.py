@@ -1,9 +1,10 @@
 """Composition root: builds the CTI from its parts and runs it.
 
 Strategy: `CtiService` owns one instance of each part (store, model, hub,
-engine, AMI client, HTTP server) and runs every long-lived task in one
-TaskGroup, so a crash in any of them stops the whole service instead of
-leaving a half-alive process. `run_service` is `cti serve` (a real
+engine, AMI client, HTTP server) and runs every long-lived task side by
+side: the first to end or crash stops the whole service instead of leaving
+a half-alive process, and the shutdown runs to its end (call records
+stored) even if it is cancelled meanwhile. `run_service` is `cti serve` (a real
 Asterisk); `run_demo` adds the fake Asterisk with generated calls and the
 demo accounts.
 """
@@ -15,7 +16,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,6 +56,7 @@ log = logging.getLogger("cti.app")
 
 _HTTP_START_TIMEOUT = 10.0  # seconds for uvicorn to bind
 _FLUSH_TIMEOUT = 10.0  # seconds to write the queued call records at shutdown
+_ARI_DRAIN_TIMEOUT = 5.0  # seconds to serve the ARI events read before shutdown
 
 
 def customer_lookup(store: Store) -> CustomerLookup:
@@ -77,6 +79,14 @@ def customer_lookup(store: Store) -> CustomerLookup:
     return lookup
 
 
+async def _step(what: str, step: Awaitable[None]) -> None:
+    """Await one shutdown step; a failure is logged, not raised (the next steps run)."""
+    try:
+        await step
+    except Exception:
+        log.exception("shutdown: closing the %s failed", what)
+
+
 @dataclass(slots=True)
 class AriPart:
     """The ARI side: the event stream, its REST client and the data-dip app.
@@ -90,7 +100,7 @@ class AriPart:
     stream: AriEventStream
     ivr: IvrApp
     intake: AriIntake
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
     def create(cls, settings: Settings, engine: Engine, store: Store) -> AriPart:
@@ -116,10 +126,19 @@ class AriPart:
         return list(self._tasks)
 
     async def close(self) -> None:
-        await self.stream.close()
-        # The intake first: an event it still held could start serving a call
-        # (REST requests) after the client below is closed; a request that was
-        # opening a connection then left it open, unowned.
+        await self.stream.close()  # the reader stops; what it read stays queued
+        if self._tasks:
+            # Serve what was read first: a StasisStart in there is a caller
+            # handed to us, who must go back to the dialplan now, not wait in
+            # silence for the next start to find them (GET /channels).
+            try:
+                async with asyncio.timeout(_ARI_DRAIN_TIMEOUT):
+                    await self.stream.queue.join()
+            except TimeoutError:
+                log.error("ARI events still unserved at shutdown: %d", self.stream.queue.qsize())
+        # Then stop the reader and the intake: nothing may start a REST request
+        # once the client below is closed (one opening a connection then left
+        # it open, unowned).
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -322,36 +341,40 @@ class CtiService:
         try:
             done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            # Cancelled (by whoever runs us) while stopping, the shutdown still
-            # ends: cut short, it lost the call records the engine held and
-            # left the ARI client's connections open. Each step is bounded.
-            shutdown = asyncio.ensure_future(self._shutdown(parts))
-            try:
-                await asyncio.shield(shutdown)
-            except asyncio.CancelledError:
-                await shutdown
-                raise
+            await self._shut_down_whatever_happens(parts)
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
 
+    async def _shut_down_whatever_happens(self, parts: list[asyncio.Task[None]]) -> None:
+        """Run the shutdown to its end even if we are cancelled meanwhile, once
+        or more (then re-raise): cut short, it lost the call records the engine
+        held and left the ARI client's connections open. Every step is bounded."""
+        shutdown = asyncio.create_task(self._shutdown(parts), name="cti-shutdown")
+        cancelled = False
+        while not shutdown.done():
+            try:
+                await asyncio.shield(shutdown)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+
     async def _shutdown(self, parts: list[asyncio.Task[None]]) -> None:
+        """Each step runs even if one before it failed (logged): a failing
+        close must not cost the call records or leave the parts running."""
         self.server.should_exit = True
         self.hub.shutdown()
         presence = getattr(self.app.state, "presence", None)
         if presence is not None:
-            await presence.aclose()
+            await _step("chat presence", presence.aclose())
         if self.feed is not None:
             self.feed.close()
-        await self.client.close()
+        await _step("AMI client", self.client.close())
         if self.ari is not None:
-            await self.ari.close()
+            await _step("ARI", self.ari.close())
         # no more input: let the engine store the call records it holds
-        try:
-            async with asyncio.timeout(_FLUSH_TIMEOUT):
-                await self.engine.flush_records()
-        except TimeoutError:
-            log.error("call records still unwritten at shutdown")
+        await _step("call records", self._flush_records())
         for task in parts:
             if task.get_name() != "cti-http":
                 task.cancel()
@@ -360,9 +383,16 @@ class CtiService:
         for task in parts:
             task.cancel()
         if self.relay is not None:
-            await self.relay.aclose()
+            await _step("hub relay", self.relay.aclose())
         if self.bus is not None:
-            await self.bus.aclose()
+            await _step("event bus", self.bus.aclose())
+
+    async def _flush_records(self) -> None:
+        try:
+            async with asyncio.timeout(_FLUSH_TIMEOUT):
+                await self.engine.flush_records()
+        except TimeoutError:
+            log.error("call records still unwritten at shutdown")
 
     async def wait_http_started(self) -> None:
         async with asyncio.timeout(_HTTP_START_TIMEOUT):

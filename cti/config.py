@@ -66,9 +66,10 @@ class Settings:
     pause_reasons: tuple[str, ...] = field(
         default_factory=lambda: _reasons(_env("PAUSE_REASONS", "break,lunch,training,meeting"))
     )
-    # Seconds between two WebSocket updates of one queue board or one agent to
-    # supervisors (cti/feed): 0.25 = at most 4 per second. 0: no limit (still one
-    # board per burst of events Asterisk reports together, not one per event).
+    # Seconds between two WebSocket updates of one queue (its board, with its
+    # queue_state when the waiting callers changed) or one agent to supervisors
+    # (cti/feed): 0.25 = at most 4 per second. 0: no limit (still one update per
+    # burst of events Asterisk reports together, not one per event).
     board_interval: float = field(default_factory=lambda: float(_env("BOARD_INTERVAL", "0.25")))
     # The disposition codes agents may set on a call (CTI_DISPOSITIONS="resolved,...");
     # any other code is refused (422).

@@ -128,6 +128,7 @@ class AriRest:
 
     @property
     def is_closed(self) -> bool:
+        """True once `aclose()` ran: no request can go out, no connection is left open."""
         return self._client.is_closed
 
     async def __aenter__(self) -> AriRest:

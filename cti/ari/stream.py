@@ -238,3 +238,5 @@ class AriEventStream:
             except Exception:
                 self.stats.handler_errors += 1
                 log.exception("ARI events: handler failed on %s", type(item).__name__)
+            finally:
+                self.queue.task_done()  # `queue.join()`: everything read was served

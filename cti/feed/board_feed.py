@@ -85,9 +85,10 @@ class FeedPublisher(Protocol):
 class FeedStats:
     boards_sent: int = 0
     boards_unheard: int = 0  # due, but nobody would receive them: not computed
-    board_changes: int = 0  # changes reported; minus boards_sent = merged away
+    board_changes: int = 0  # board changes reported (a queue_state change schedules one too)
     queue_states_sent: int = 0
-    queue_state_changes: int = 0
+    queue_states_unheard: int = 0  # due, but nobody would receive them: dropped
+    queue_state_changes: int = 0  # reported; minus sent and unheard = merged away
     agents_sent: int = 0
     agent_changes: int = 0
     failures: int = 0
@@ -137,7 +138,7 @@ class BoardFeed:
         now = self._monotonic()
         for queue in queues:
             self.stats.board_changes += 1
-            self._queue_changed(queue, now)
+            self._schedule_board(queue, now)
         self._arm(now)
 
     def queue_state_changed(self, queue: str, payload: Mapping[str, Any]) -> None:
@@ -146,10 +147,10 @@ class BoardFeed:
         now = self._monotonic()
         self.stats.queue_state_changes += 1
         self._queue_news[queue] = payload
-        self._queue_changed(queue, now)
+        self._schedule_board(queue, now)
         self._arm(now)
 
-    def _queue_changed(self, queue: str, now: float) -> None:
+    def _schedule_board(self, queue: str, now: float) -> None:
         if self._queues.changed(queue, now):
             self._soon_boards[queue] = None
             self._send_soon()
@@ -209,21 +210,32 @@ class BoardFeed:
                 # that held the loop (and the pops behind it) for milliseconds,
                 # 4 times a second, for nobody.
                 self.stats.boards_unheard += 1
+                if news is not None:
+                    self.stats.queue_states_unheard += 1
                 continue
-            if news is not None:
-                try:
-                    self._publisher.publish_about_queue(queue, news)
-                    self.stats.queue_states_sent += 1
-                except Exception:
-                    self.stats.failures += 1
-                    log.exception("could not publish the state of queue %s", queue)
-            try:
-                payload = self._source.board(queue, now).to_json()
-                self._publisher.publish_about_queue(queue, payload)
+            board = self._board_json(queue, now)
+            # the waiting count goes even when the board could not be computed
+            if news is not None and self._publish_queue(queue, news):
+                self.stats.queue_states_sent += 1
+            if board is not None and self._publish_queue(queue, board):
                 self.stats.boards_sent += 1
-            except Exception:  # one bad board must not stop the others
-                self.stats.failures += 1
-                log.exception("could not publish the board of queue %s", queue)
+
+    def _board_json(self, queue: str, now: float) -> dict[str, Any] | None:
+        try:
+            return self._source.board(queue, now).to_json()
+        except Exception:  # one bad board must not stop the others
+            self.stats.failures += 1
+            log.exception("could not compute the board of queue %s", queue)
+            return None
+
+    def _publish_queue(self, queue: str, payload: Mapping[str, Any]) -> bool:
+        try:
+            self._publisher.publish_about_queue(queue, payload)
+        except Exception:  # nor one failed publish
+            self.stats.failures += 1
+            log.exception("could not publish %s of queue %s", payload.get("type"), queue)
+            return False
+        return True
 
     def _send_agents(self, interfaces: Iterable[str]) -> None:
         for interface in interfaces:

@@ -86,6 +86,10 @@ class IvrApp:
             await asyncio.gather(*self._serving.values(), return_exceptions=True)
 
     async def close(self) -> None:
+        # A task cancelled before its first step never runs `_serve`, whose
+        # `finally` sends the call back to the dialplan: let the ones started
+        # just now take that step first.
+        await asyncio.sleep(0)
         for task in list(self._serving.values()):
             task.cancel()
         await asyncio.gather(*self._serving.values(), return_exceptions=True)

@@ -174,11 +174,22 @@ async def test_queue_state_of_a_queue_nobody_watches_is_dropped_not_kept() -> No
     feed.queue_state_changed("night", waiting("night", 3))
     await asyncio.sleep(0)
     assert publisher.queues == []
+    assert feed.stats.queue_states_unheard == 1
     publisher.unheard.clear()  # a supervisor of "night" logged in (REST gives the snapshot)
     await asyncio.sleep(INTERVAL * 2)
     feed.queues_changed(["night"])
     await asyncio.sleep(0)
     assert [p["type"] for _, p in publisher.queues] == ["queue_board"]  # no stale waiting count
+    feed.close()
+
+
+async def test_queue_state_goes_out_even_when_its_board_cannot_be_computed() -> None:
+    source, publisher = FakeSource(broken={"support"}), FakePublisher()
+    feed = BoardFeed(source, publisher, interval=INTERVAL)
+    feed.queue_state_changed("support", waiting("support", 2))
+    await asyncio.sleep(0)
+    assert publisher.queues == [("support", waiting("support", 2))]
+    assert feed.stats.failures == 1
     feed.close()
 
 

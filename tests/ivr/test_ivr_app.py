@@ -145,6 +145,14 @@ async def test_the_same_channel_is_served_once() -> None:
     assert rest.requests.count(("continue", "1.10")) == 1
 
 
+async def test_shutdown_releases_a_call_that_had_only_just_come_in() -> None:
+    rest = FakeChannels()
+    app = IvrApp(rest, Directory(delay=5.0).lookup, dip_timeout=10.0)
+    app.start(stasis("1.12"))  # its task has not run a step yet
+    await app.close()
+    assert rest.requests == [("continue", "1.12")]
+
+
 async def test_shutdown_releases_calls_being_served() -> None:
     rest = FakeChannels()
     app = IvrApp(rest, Directory(delay=5.0).lookup, dip_timeout=10.0)
