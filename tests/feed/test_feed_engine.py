@@ -52,20 +52,26 @@ class Recorder:
         self.supervisors.append((f"call:{queue}", payload))
 
 
-def member(paused: bool, reason: str = "") -> MemberUpdated:
-    return MemberUpdated(QueueName("support"), ALICE, "Alice", 1, paused, reason)
-
-
-async def test_a_pause_flap_reaches_supervisors_twice_and_the_agent_every_time() -> None:
-    publisher = Recorder()
+def wired(publisher: Recorder, clock: list[float]) -> tuple[Engine, BoardFeed]:
+    """An engine and its feed, hooked together as cti/app.py does; `clock[0]` is now."""
     metrics = QueueMetrics()
-    clock = [1_764_331_200.0]
     engine = Engine(
         model=Model(), publisher=publisher, metrics=metrics, clock=lambda: clock[0], tick_interval=0
     )
     feed = BoardFeed(metrics, publisher, interval=INTERVAL, clock=lambda: clock[0])
     engine.on_metrics_changed = feed.queues_changed
     engine.on_agent_changed = feed.agent_changed
+    engine.on_queue_updated = feed.queue_state_changed
+    return engine, feed
+
+
+def member(paused: bool, reason: str = "") -> MemberUpdated:
+    return MemberUpdated(QueueName("support"), ALICE, "Alice", 1, paused, reason)
+
+
+async def test_a_pause_flap_reaches_supervisors_twice_and_the_agent_every_time() -> None:
+    publisher, clock = Recorder(), [1_764_331_200.0]
+    engine, feed = wired(publisher, clock)
     for i in range(20):  # a script pausing and unpausing Alice in a loop
         clock[0] += 0.001
         event = member(i % 2 == 0, "break")
@@ -89,15 +95,8 @@ async def test_a_pause_flap_reaches_supervisors_twice_and_the_agent_every_time()
 
 
 async def test_callers_joining_in_a_loop_reach_supervisors_with_the_boards() -> None:
-    publisher = Recorder()
-    metrics = QueueMetrics()
-    clock = [1_764_331_200.0]
-    engine = Engine(
-        model=Model(), publisher=publisher, metrics=metrics, clock=lambda: clock[0], tick_interval=0
-    )
-    feed = BoardFeed(metrics, publisher, interval=INTERVAL, clock=lambda: clock[0])
-    engine.on_metrics_changed = feed.queues_changed
-    engine.on_queue_updated = feed.queue_state_changed
+    publisher, clock = Recorder(), [1_764_331_200.0]
+    engine, feed = wired(publisher, clock)
     for count in range(1, 21):  # 20 callers join, one AMI read each
         clock[0] += 0.001
         update = QueueUpdated(QueueName("support"), count, 1_764_331_200.0, (ALICE,), clock[0])
