@@ -310,10 +310,11 @@ class Engine:
                 if out.since == out.at:  # a new (state, reason) began: a new row
                     self._queue_state(out)
             elif isinstance(out, QueueUpdated):
+                payload = out.to_json()
                 if self.on_queue_updated is not None:
-                    self.on_queue_updated(out.queue, out.to_json())
+                    self.on_queue_updated(out.queue, payload)
                 else:
-                    publish.publish_about_queue(out.queue, out.to_json())
+                    publish.publish_about_queue(out.queue, payload)
             elif isinstance(out, SetMemberPause) and self.effects is not None:
                 self.effects(out)
 
